@@ -1,0 +1,2 @@
+//! The edge: every OS interaction (sockets, serial, signals, processes, files, logging,
+//! watchdog). No protocol decision is made here.
