@@ -113,7 +113,10 @@ mod tests {
         let t = Instant::from_micros(5);
         assert_eq!(Instant::ZERO.saturating_since(t), Duration::ZERO);
         assert_eq!(t - Instant::ZERO, Duration::from_micros(5));
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
     let mut config_dir = PathBuf::from(DEFAULT_CONFIG_DIR);
     let mut authkeys = None;
     let mut decode_input = None;
-    let mut set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), UsageError> {
+    let set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), UsageError> {
         if mode.is_some() {
             return Err(UsageError("only one mode may be given".into()));
         }
@@ -83,7 +83,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             Short('V') => set_mode(Mode::Version, &mut mode)?,
             Long("config-dir") => config_dir = parser.value()?.into(),
             Long("authkeys") => authkeys = Some(PathBuf::from(parser.value()?)),
-            Value(v) if matches!(mode, Some(Mode::DecodePacket { .. })) && decode_input.is_none() => {
+            Value(v)
+                if matches!(mode, Some(Mode::DecodePacket { .. })) && decode_input.is_none() =>
+            {
                 decode_input = Some(PathBuf::from(v));
             }
             _ => return Err(arg.unexpected().into()),
@@ -134,7 +136,10 @@ mod tests {
 
     #[test]
     fn config_dir_defaults_to_etc_ha_d_and_is_honoured() {
-        assert_eq!(parse(&["--check-config"]).unwrap().config_dir, PathBuf::from("/etc/ha.d"));
+        assert_eq!(
+            parse(&["--check-config"]).unwrap().config_dir,
+            PathBuf::from("/etc/ha.d")
+        );
         let o = parse(&["--check-config", "--config-dir", "ha.d"]).unwrap();
         assert_eq!(o.config_dir, PathBuf::from("ha.d"));
         assert_eq!(o.mode, Mode::CheckConfig);
@@ -143,7 +148,12 @@ mod tests {
     #[test]
     fn decode_packet_takes_an_optional_file_and_dash_means_stdin() {
         let o = parse(&["--decode-packet", "--authkeys", "k", "p.bin"]).unwrap();
-        assert_eq!(o.mode, Mode::DecodePacket { input: Some("p.bin".into()) });
+        assert_eq!(
+            o.mode,
+            Mode::DecodePacket {
+                input: Some("p.bin".into())
+            }
+        );
         assert_eq!(o.authkeys, Some(PathBuf::from("k")));
         let o = parse(&["--decode-packet", "-"]).unwrap();
         assert_eq!(o.mode, Mode::DecodePacket { input: None });

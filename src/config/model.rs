@@ -138,7 +138,8 @@ pub struct AuthKeys {
 impl AuthKeys {
     /// `None` when `send_index` has no key (heartbeat: "Auth Key [N] not found").
     pub fn new(send_index: KeyIndex, keys: BTreeMap<KeyIndex, AuthKey>) -> Option<AuthKeys> {
-        keys.contains_key(&send_index).then_some(AuthKeys { send_index, keys })
+        keys.contains_key(&send_index)
+            .then_some(AuthKeys { send_index, keys })
     }
     /// A one-key set, convenient for tests and tools.
     pub fn single(index: KeyIndex, key: AuthKey) -> AuthKeys {
@@ -175,12 +176,38 @@ pub enum AutoFailback {
 /// device is one medium. UDP media carry the port latched when they were declared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Medium {
-    Bcast { iface: String, port: u16 },
-    Ucast { iface: String, peer: String, port: u16 },
-    Mcast { iface: String, group: Ipv4Addr, port: u16, ttl: u8, loop_back: bool },
-    Ucast6 { iface: String, peer: String, port: u16 },
-    Mcast6 { iface: String, group: String, port: u16, hops: u8, loop_back: bool },
-    Serial { device: PathBuf, baud: Baud },
+    Bcast {
+        iface: String,
+        port: u16,
+    },
+    Ucast {
+        iface: String,
+        peer: String,
+        port: u16,
+    },
+    Mcast {
+        iface: String,
+        group: Ipv4Addr,
+        port: u16,
+        ttl: u8,
+        loop_back: bool,
+    },
+    Ucast6 {
+        iface: String,
+        peer: String,
+        port: u16,
+    },
+    Mcast6 {
+        iface: String,
+        group: String,
+        port: u16,
+        hops: u8,
+        loop_back: bool,
+    },
+    Serial {
+        device: PathBuf,
+        baud: Baud,
+    },
 }
 
 impl Medium {
