@@ -2,3 +2,4 @@
 //! watchdog). No protocol decision is made here.
 
 pub mod log;
+pub mod state;
