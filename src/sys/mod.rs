@@ -2,4 +2,5 @@
 //! watchdog). No protocol decision is made here.
 
 pub mod log;
+pub mod pidfile;
 pub mod state;
