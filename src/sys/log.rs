@@ -84,6 +84,16 @@ impl fmt::Display for Level {
     }
 }
 
+/// The C library's text for an errno value, as heartbeat's `cl_perror` appends it
+/// (`Inappropriate ioctl for device`, not nix's `Not a typewriter`).
+pub fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
 /// A broken-down local time, as the log layouts print it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stamp {

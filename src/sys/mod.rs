@@ -4,3 +4,4 @@
 pub mod log;
 pub mod pidfile;
 pub mod state;
+pub mod watchdog;
