@@ -3,5 +3,6 @@
 
 pub mod log;
 pub mod pidfile;
+pub mod reboot;
 pub mod state;
 pub mod watchdog;
