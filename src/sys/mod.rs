@@ -5,4 +5,5 @@ pub mod log;
 pub mod pidfile;
 pub mod reboot;
 pub mod state;
+pub mod udp;
 pub mod watchdog;
