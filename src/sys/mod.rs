@@ -4,6 +4,7 @@
 pub mod log;
 pub mod pidfile;
 pub mod reboot;
+pub mod serial;
 pub mod state;
 pub mod udp;
 pub mod watchdog;
