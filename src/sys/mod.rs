@@ -2,9 +2,11 @@
 //! watchdog). No protocol decision is made here.
 
 pub mod log;
+pub mod notify;
 pub mod pidfile;
 pub mod reboot;
 pub mod serial;
+pub mod signals;
 pub mod state;
 pub mod udp;
 pub mod watchdog;
