@@ -96,7 +96,10 @@ fn start_prints_done_and_a_blank_line_or_the_failure() {
     let r = run(dir.path(), "start", &[]);
     assert_eq!(r.code, 0);
     assert_eq!(r.out, "Starting High-Availability services: Done.\n\n");
-    assert!(dir.path().join("lock/heartbeat").exists(), "lock file touched");
+    assert!(
+        dir.path().join("lock/heartbeat").exists(),
+        "lock file touched"
+    );
     assert!(dir.path().join("run/heartbeat/ccm").is_dir());
     let r = run(dir.path(), "start", &[("STUB_START", "6")]);
     assert_eq!(r.code, 6);
@@ -118,7 +121,10 @@ fn stop_runs_heartbeat_k() {
     );
     let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
     assert_eq!(calls, "-k\n");
-    assert!(!dir.path().join("lock/heartbeat").exists(), "lock file removed");
+    assert!(
+        !dir.path().join("lock/heartbeat").exists(),
+        "lock file removed"
+    );
 }
 
 #[test]
