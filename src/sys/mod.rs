@@ -4,6 +4,7 @@
 pub mod log;
 pub mod notify;
 pub mod pidfile;
+pub mod ping;
 pub mod reboot;
 pub mod serial;
 pub mod signals;
