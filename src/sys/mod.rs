@@ -1,6 +1,7 @@
 //! The edge: every OS interaction (sockets, serial, signals, processes, files, logging,
 //! watchdog). No protocol decision is made here.
 
+pub mod daemon;
 pub mod log;
 pub mod notify;
 pub mod pidfile;
