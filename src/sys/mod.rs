@@ -1,14 +1,31 @@
 //! The edge: every OS interaction (sockets, serial, signals, processes, files, logging,
 //! watchdog). No protocol decision is made here.
+//!
+//! Each module owns one kind of OS object and is tested against a harmless stand-in (temp
+//! dirs, FIFOs, a pty pair, loopback sockets, a recorder command); none touches
+//! `/dev/watchdog`, `/run`, `/var/lib/heartbeat` or the machine's interfaces in tests.
+//! `unsafe` is allowed per file, only where nix has no safe wrapper, each use with a
+//! `// SAFETY:` comment.
 
+/// Daemonising, realtime, the children's environment.
 pub mod daemon;
+/// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
+/// systemd readiness / watchdog notifications.
 pub mod notify;
+/// `/run/heartbeat.pid`, `-s` / `-k`.
 pub mod pidfile;
+/// ICMP echo for ping nodes.
 pub mod ping;
+/// The replaceable reboot action.
 pub mod reboot;
+/// Serial media: termios, `>>>`/`<<<` framing, UUCP lock.
 pub mod serial;
+/// Signals into mio (signalfd).
 pub mod signals;
+/// `/var/lib/heartbeat`: `hb_generation`, `hb_uuid`.
 pub mod state;
+/// UDP media: bcast, ucast, mcast.
 pub mod udp;
+/// The kernel watchdog device.
 pub mod watchdog;

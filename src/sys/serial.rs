@@ -98,11 +98,52 @@ impl FrameReader {
     }
 }
 
+/// The UUCP lock directory heartbeat uses for ttys.
+pub const LOCK_DIR: &str = "/var/lock";
+
+/// A UUCP-style lock file `LOCK_DIR/LCK..NAME` holding our pid (same `%10d\n` layout and
+/// link protocol as the pid file); removed when dropped.
+#[derive(Debug)]
+pub struct TtyLock {
+    path: PathBuf,
+}
+
+impl TtyLock {
+    /// Locks `device` (its file name) in `lock_dir`. A lock naming a dead process is taken
+    /// over; one naming a live process is an error (`AddrInUse`).
+    pub fn acquire(lock_dir: &Path, device: &Path) -> io::Result<TtyLock> {
+        let name = device
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no device name"))?;
+        let path = lock_dir.join(format!("LCK..{}", name.to_string_lossy()));
+        match crate::sys::pidfile::lock(&path, std::process::id() as i32) {
+            Ok(()) => Ok(TtyLock { path }),
+            Err(crate::sys::pidfile::PidfileError::AlreadyRunning(pid)) => Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} is locked by pid {pid}", device.display()),
+            )),
+            Err(crate::sys::pidfile::PidfileError::Io { err, .. }) => Err(err),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TtyLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// An open serial heartbeat link.
 #[derive(Debug)]
 pub struct SerialLink {
     path: PathBuf,
     file: File,
+    /// Held for as long as the link is open.
+    _lock: Option<TtyLock>,
     baud: Baud,
     reader: FrameReader,
     out: VecDeque<u8>,
@@ -110,9 +151,10 @@ pub struct SerialLink {
 }
 
 impl SerialLink {
-    /// Opens and configures `path` (non-blocking, no controlling tty, close-on-exec), then
-    /// sends a break.
-    pub fn open(path: &Path, baud: Baud) -> io::Result<SerialLink> {
+    /// Locks `path` in `lock_dir` (UUCP style; `None` = no lock), opens and configures it
+    /// (non-blocking, no controlling tty, close-on-exec), then sends a break.
+    pub fn open(path: &Path, baud: Baud, lock_dir: Option<&Path>) -> io::Result<SerialLink> {
+        let lock = lock_dir.map(|d| TtyLock::acquire(d, path)).transpose()?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -137,6 +179,7 @@ impl SerialLink {
         Ok(SerialLink {
             path: path.to_owned(),
             file,
+            _lock: lock,
             baud,
             reader: FrameReader::new(),
             out: VecDeque::new(),
@@ -291,7 +334,15 @@ mod tests {
     fn pty_pair_carries_frames_both_ways() {
         let pty = nix::pty::openpty(None, None).expect("openpty");
         let slave_path = nix::unistd::ttyname(&pty.slave).expect("ttyname");
-        let mut link = SerialLink::open(&slave_path, Baud::B19200).expect("open pty");
+        let locks = tempfile::tempdir().unwrap();
+        let mut link =
+            SerialLink::open(&slave_path, Baud::B19200, Some(locks.path())).expect("open pty");
+        let lock_name = format!("LCK..{}", slave_path.file_name().unwrap().to_string_lossy());
+        let lock_file = locks.path().join(&lock_name);
+        assert_eq!(
+            std::fs::read_to_string(&lock_file).unwrap(),
+            crate::sys::pidfile::format_pid(std::process::id() as i32)
+        );
         assert!(link.started_message().ends_with("(19200 baud)"));
         let t = termios::tcgetattr(&link.file).unwrap();
         assert!(
@@ -332,5 +383,18 @@ mod tests {
         let mut got = vec![0u8; 700];
         master.read_exact(&mut got).unwrap();
         assert_eq!(got, big);
+        drop(link);
+        assert!(!lock_file.exists(), "lock released on close");
+    }
+
+    #[test]
+    fn a_tty_locked_by_a_live_process_is_refused() {
+        let locks = tempfile::tempdir().unwrap();
+        // pid 1 is always alive.
+        std::fs::write(locks.path().join("LCK..ttyS0"), "         1\n").unwrap();
+        let e = TtyLock::acquire(locks.path(), Path::new("/dev/ttyS0")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        let l = TtyLock::acquire(locks.path(), Path::new("/dev/ttyS1")).unwrap();
+        assert!(l.path().ends_with("LCK..ttyS1"));
     }
 }
