@@ -9,6 +9,9 @@
 
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
+/// Fuzz entry points (also replayed by `cargo test`).
+#[doc(hidden)]
+pub mod fuzzing;
 /// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
 /// systemd readiness / watchdog notifications.
