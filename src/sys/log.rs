@@ -558,6 +558,23 @@ impl Router {
         self.debug_level = level;
     }
 
+    /// SIGUSR1 (`up`) / SIGUSR2: debug level +1 / −1 (not below 0, not above 255), logged as
+    /// heartbeat does: `debug: debug now set to N [pid P]`, and going 0 → 1 also
+    /// `info: heartbeat: version 3.0.6`.
+    pub fn change_debug_level(&mut self, stamp: Stamp, up: bool) {
+        let old = self.debug_level;
+        self.debug_level = if up {
+            old.saturating_add(1)
+        } else {
+            old.saturating_sub(1)
+        };
+        let msg = format!("debug now set to {} [pid {}]", self.debug_level, self.pid);
+        self.log_at(stamp, Level::Debug, &msg);
+        if old == 0 && self.debug_level == 1 {
+            self.log_at(stamp, Level::Info, "heartbeat: version 3.0.6");
+        }
+    }
+
     /// Logs `text` at `level` with the current local time.
     pub fn log(&mut self, level: Level, text: &str) {
         self.log_at(Stamp::now_local(), level, text);
@@ -775,6 +792,38 @@ mod tests {
         ));
         assert!(!d.contains("three"));
         assert!(d.contains("]: debug: four\n"));
+    }
+
+    #[test]
+    fn sigusr_debug_level_changes_are_logged_like_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("ha-log");
+        let dbg = dir.path().join("ha-debug");
+        let mut r = Router::to_files(Some(log.clone()), Some(dbg.clone()), true, "n1", 5);
+        r.change_debug_level(stamp(), true);
+        r.change_debug_level(stamp(), true);
+        r.change_debug_level(stamp(), false);
+        r.change_debug_level(stamp(), false);
+        r.change_debug_level(stamp(), false);
+        assert_eq!(r.debug_level(), 0);
+        assert_eq!(
+            read(&log),
+            "Nov 02 23:06:26 n1 heartbeat: [5]: info: heartbeat: version 3.0.6\n"
+        );
+        let levels: Vec<String> = read(&dbg)
+            .lines()
+            .filter_map(|l| l.split("debug: ").nth(1).map(str::to_owned))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                "debug now set to 1 [pid 5]",
+                "debug now set to 2 [pid 5]",
+                "debug now set to 1 [pid 5]",
+                "debug now set to 0 [pid 5]",
+                "debug now set to 0 [pid 5]"
+            ]
+        );
     }
 
     #[test]

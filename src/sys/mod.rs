@@ -22,6 +22,8 @@ pub mod pidfile;
 pub mod ping;
 /// The replaceable reboot action.
 pub mod reboot;
+/// SIGHUP: which configuration files changed.
+pub mod reload;
 /// Serial media: termios, `>>>`/`<<<` framing, UUCP lock.
 pub mod serial;
 /// Signals into mio (signalfd).
