@@ -28,6 +28,8 @@ pub mod reload;
 pub mod serial;
 /// Signals into mio (signalfd).
 pub mod signals;
+/// Running scripts: process groups, output, environment, reaping.
+pub mod spawn;
 /// `/var/lib/heartbeat`: `hb_generation`, `hb_uuid`.
 pub mod state;
 /// UDP media: bcast, ucast, mcast.

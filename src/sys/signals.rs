@@ -3,10 +3,9 @@
 //! SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD and SIGALRM are blocked in the calling thread
 //! (the daemon has only one) and read from the signalfd, so no code runs in signal context.
 //! SIGINT, SIGPIPE, SIGTTIN and SIGTTOU are ignored as heartbeat ignores them
-//! ([`ignore_heartbeat_ignored`]). Children started with `std::process::Command` get an
-//! empty signal mask (std resets it before exec), so blocking here does not leak into
-//! resource scripts; ignored dispositions do survive exec, so the spawner must reset those
-//! (`SIGPIPE` is reset by std itself).
+//! ([`ignore_heartbeat_ignored`]). Both the blocked mask and ignored dispositions survive
+//! fork and exec (std's `Command` resets neither, except SIGPIPE), so `sys::spawn` clears
+//! them in the child before exec; tested there.
 
 // Changing a signal disposition is `unsafe` in nix.
 #![allow(unsafe_code)]
