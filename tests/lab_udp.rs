@@ -168,3 +168,46 @@ fn mcast_reaches_group_members_on_the_interface() {
     let mut buf = [0u8; 64];
     assert!(a.recv(&mut buf).unwrap().is_none());
 }
+
+#[test]
+#[ignore = "needs root and iproute2; creates its own network namespaces"]
+fn gratuitous_arp_leaves_the_interface_as_send_arp_frames() {
+    use heartbeat_rs::sys::arp::{ArpSender, Op, gratuitous};
+    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
+    let lab = Lab::up();
+    // A packet socket on the peer's side sees every frame arriving on veth-b.
+    let rx = lab.within(1, || {
+        nix::sys::socket::socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::EthAll,
+        )
+        .expect("packet socket")
+    });
+    nix::sys::socket::setsockopt(
+        &rx,
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(5, 0),
+    )
+    .unwrap();
+    let tx = lab.within(0, || ArpSender::open("veth-a").expect("arp sender"));
+    let vip = Ipv4Addr::new(10, 199, 0, 100);
+    tx.send(Op::Request, vip).unwrap();
+    tx.send(Op::Reply, vip).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1600];
+    while got.len() < 2 {
+        let n = nix::sys::socket::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&rx),
+            &mut buf,
+            MsgFlags::empty(),
+        )
+        .expect("frame within 5 s");
+        if buf.get(12..14) == Some(&[0x08, 0x06][..]) {
+            got.push(buf[..n].to_vec());
+        }
+    }
+    assert_eq!(got[0], gratuitous(Op::Request, tx.mac(), vip).to_vec());
+    assert_eq!(got[1], gratuitous(Op::Reply, tx.mac(), vip).to_vec());
+}

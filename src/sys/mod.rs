@@ -7,6 +7,8 @@
 //! `unsafe` is allowed per file, only where nix has no safe wrapper, each use with a
 //! `// SAFETY:` comment.
 
+/// Gratuitous ARP (AF_PACKET) for re-announcing addresses.
+pub mod arp;
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
 /// Fuzz entry points (also replayed by `cargo test`).
