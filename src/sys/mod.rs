@@ -9,6 +9,8 @@
 
 /// Gratuitous ARP (AF_PACKET) for re-announcing addresses.
 pub mod arp;
+/// Monotonic and wall clocks; poll timeouts from the core's deadline.
+pub mod clock;
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
 /// Fuzz entry points (also replayed by `cargo test`).
