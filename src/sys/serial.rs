@@ -324,6 +324,48 @@ mod tests {
         assert_eq!(out.len(), 1, "recovers for the next frame");
     }
 
+    proptest::proptest! {
+        /// Any sequence of frames and noise lines, cut anywhere, yields exactly the frames.
+        #[test]
+        fn framing_is_independent_of_chunking(
+            items in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec("[a-z=0-9 ]{0,20}", 0..6)),
+                0..8,
+            ),
+            cuts in proptest::collection::vec(1usize..64, 0..20),
+        ) {
+            let mut stream = Vec::new();
+            let mut want = Vec::new();
+            for (is_frame, lines) in &items {
+                if *is_frame {
+                    let mut f = b">>>\n".to_vec();
+                    for l in lines {
+                        f.extend_from_slice(l.as_bytes());
+                        f.push(b'\n');
+                    }
+                    f.extend_from_slice(b"<<<\n");
+                    stream.extend_from_slice(&f);
+                    want.push(f);
+                } else {
+                    for l in lines {
+                        stream.extend_from_slice(l.as_bytes());
+                        stream.push(b'\n');
+                    }
+                }
+            }
+            let mut r = FrameReader::new();
+            let mut got = Vec::new();
+            let mut rest = &stream[..];
+            for c in cuts {
+                let (a, b) = rest.split_at(c.min(rest.len()));
+                r.push(a, &mut got);
+                rest = b;
+            }
+            r.push(rest, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn chunk_gap_matches_heartbeat() {
         assert_eq!(chunk_gap(Baud::B19200), Duration::from_micros(213_333));
