@@ -75,9 +75,7 @@ impl Notifier {
 /// The systemd watchdog interval from `WATCHDOG_USEC`, if it is meant for `pid`
 /// (`WATCHDOG_PID` unset or equal). Send `WATCHDOG=1` at half of it.
 pub fn watchdog_interval(usec: Option<&str>, wd_pid: Option<&str>, pid: u32) -> Option<Duration> {
-    if let Some(p) = wd_pid
-        && p.trim().parse::<u32>().ok() != Some(pid)
-    {
+    if wd_pid.is_some_and(|p| p.trim().parse::<u32>().ok() != Some(pid)) {
         return None;
     }
     let us: u64 = usec?.trim().parse().ok()?;

@@ -105,11 +105,10 @@ impl Signals {
         loop {
             match self.fd.read_signal() {
                 Ok(Some(info)) => {
-                    if let Ok(s) = Signal::try_from(info.ssi_signo as i32)
-                        && let Some(sig) = Sig::from_signal(s)
-                    {
-                        out.push(sig);
-                    }
+                    let sig = Signal::try_from(info.ssi_signo as i32)
+                        .ok()
+                        .and_then(Sig::from_signal);
+                    out.extend(sig);
                 }
                 Ok(None) => return Ok(out),
                 Err(nix::errno::Errno::EINTR) => continue,
