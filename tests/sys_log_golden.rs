@@ -87,3 +87,39 @@ fn fixture_log_lines_are_reproduced_byte_exact() {
     assert!(checked > 200, "only {checked} daemon lines found");
     assert!(levels.contains(&Level::Debug) && levels.contains(&Level::Warn));
 }
+
+/// The `info: glib: ...` texts of a fixture ha-log, in order.
+fn glib_lines(rel: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(common::fixture(rel)).expect("fixture ha-log");
+    text.lines()
+        .filter_map(|l| l.split_once("]: info: ").map(|(_, t)| t))
+        .filter(|t| t.starts_with("glib: ") && !t.contains(" closed on port "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn media_start_lines_match_heartbeats_plugins() {
+    use heartbeat_rs::config::Baud;
+    use heartbeat_rs::sys::{serial, udp};
+    use std::net::Ipv4Addr;
+    assert_eq!(
+        glib_lines("wire/ucast-sha1/node1/ha-log"),
+        udp::ucast_started("eth0", "192.0.2.12", 694)
+    );
+    assert_eq!(
+        glib_lines("wire/mcast-sha1/node1/ha-log"),
+        udp::mcast_started("eth0", Ipv4Addr::new(225, 0, 0, 1), 694, 1, false)
+    );
+    assert_eq!(
+        glib_lines("wire/bcast-sha1/node1/ha-log"),
+        udp::bcast_started("eth0", 694)
+    );
+    assert_eq!(
+        glib_lines("wire/serial-sha1/node1/ha-log"),
+        [serial::started_message(
+            std::path::Path::new("/dev/ttyS0"),
+            Baud::B19200
+        )]
+    );
+}

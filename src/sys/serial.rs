@@ -45,6 +45,15 @@ pub fn chunk_gap(baud: Baud) -> Duration {
     Duration::from_micros((CHUNK as u64 * 8 * 1_000_000) / u64::from(baud.rate()))
 }
 
+/// The info line heartbeat's serial plugin logs when a tty starts.
+pub fn started_message(path: &Path, baud: Baud) -> String {
+    format!(
+        "glib: Starting serial heartbeat on tty {} ({} baud)",
+        path.display(),
+        baud.rate()
+    )
+}
+
 /// Splits a byte stream into classic frames.
 #[derive(Debug, Default)]
 pub struct FrameReader {
@@ -194,11 +203,7 @@ impl SerialLink {
 
     /// The info line heartbeat logs at start.
     pub fn started_message(&self) -> String {
-        format!(
-            "glib: Starting serial heartbeat on tty {} ({} baud)",
-            self.path.display(),
-            self.baud.rate()
-        )
+        started_message(&self.path, self.baud)
     }
 
     /// Reads everything available and returns the complete frames.

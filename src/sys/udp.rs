@@ -118,6 +118,40 @@ fn iface_addrs(iface: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
     (None, None)
 }
 
+/// The info lines heartbeat's bcast plugin logs when it starts.
+pub fn bcast_started(iface: &str, port: u16) -> Vec<String> {
+    vec![format!(
+        "glib: UDP Broadcast heartbeat started on port {port} ({port}) interface {iface}"
+    )]
+}
+
+/// The info lines heartbeat's ucast plugin logs when it starts, in its order.
+pub fn ucast_started(iface: &str, peer: &str, port: u16) -> Vec<String> {
+    vec![
+        format!("glib: ucast: write socket priority set to IPTOS_LOWDELAY on {iface}"),
+        format!("glib: ucast: bound send socket to device: {iface}"),
+        "glib: ucast: set SO_REUSEPORT(w)".to_owned(),
+        "glib: ucast: set SO_REUSEADDR".to_owned(),
+        format!("glib: ucast: bound receive socket to device: {iface}"),
+        "glib: ucast: set SO_REUSEPORT".to_owned(),
+        format!("glib: ucast: started on port {port} interface {iface} to {peer}"),
+    ]
+}
+
+/// The info line heartbeat's mcast plugin logs when it starts.
+pub fn mcast_started(
+    iface: &str,
+    group: Ipv4Addr,
+    port: u16,
+    ttl: u8,
+    loop_back: bool,
+) -> Vec<String> {
+    vec![format!(
+        "glib: UDP multicast heartbeat started for group {group} port {port} interface {iface} (ttl={ttl} loop={})",
+        u8::from(loop_back)
+    )]
+}
+
 /// One UDP heartbeat medium.
 #[derive(Debug)]
 pub struct UdpLink {
@@ -152,9 +186,7 @@ impl UdpLink {
             SocketAddrV4::new(bcast, port),
             send,
             recv,
-            vec![format!(
-                "glib: UDP Broadcast heartbeat started on port {port} ({port}) interface {iface}"
-            )],
+            bcast_started(iface, port),
         ))
     }
 
@@ -186,15 +218,7 @@ impl UdpLink {
             Err(e) => return Err(sys(iface, "SO_REUSEPORT")(e)),
         }
         bind_v4(&recv, iface, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
-        let started = vec![
-            format!("glib: ucast: write socket priority set to IPTOS_LOWDELAY on {iface}"),
-            format!("glib: ucast: bound send socket to device: {iface}"),
-            "glib: ucast: set SO_REUSEPORT(w)".to_owned(),
-            "glib: ucast: set SO_REUSEADDR".to_owned(),
-            format!("glib: ucast: bound receive socket to device: {iface}"),
-            "glib: ucast: set SO_REUSEPORT".to_owned(),
-            format!("glib: ucast: started on port {port} interface {iface} to {peer}"),
-        ];
+        let started = ucast_started(iface, peer, port);
         Ok(UdpLink::new(
             Kind::Ucast,
             iface,
@@ -244,10 +268,7 @@ impl UdpLink {
             SocketAddrV4::new(group, port),
             send,
             recv,
-            vec![format!(
-                "glib: UDP multicast heartbeat started for group {group} port {port} interface {iface} (ttl={ttl} loop={})",
-                u8::from(loop_back)
-            )],
+            mcast_started(iface, group, port, ttl, loop_back),
         ))
     }
 
