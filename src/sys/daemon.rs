@@ -95,13 +95,18 @@ pub fn rt_priority(rtprio: Option<u8>) -> i32 {
 
 /// Locks memory and switches to SCHED_FIFO at `priority`. Failures are not fatal (heartbeat
 /// logs them and runs on); the lines to log are returned.
+///
+/// SCHED_RESET_ON_FORK makes every child (resource scripts) start with normal scheduling,
+/// as heartbeat's children reset themselves; memory locks are never inherited.
 pub fn make_realtime(priority: i32) -> Vec<(Level, String)> {
     let mut out = Vec::new();
     let param = libc::sched_param {
         sched_priority: priority,
     };
     // SAFETY: `param` is a live sched_param for the duration of the call; pid 0 = us.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    let rc = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    };
     if rc != 0 {
         let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
         out.push((
@@ -235,6 +240,69 @@ mod tests {
     }
 
     const CHILD_ENV: &str = "HB_RS_DAEMONIZE_TEST_SOCKET";
+    const RT_ENV: &str = "HB_RS_REALTIME_TEST_SOCKET";
+
+    /// Runs only as the re-executed child of `realtime_is_not_inherited_by_scripts`: a
+    /// short-lived process at the lowest SCHED_FIFO priority that spawns one script.
+    #[test]
+    #[ignore = "helper process of realtime_is_not_inherited_by_scripts"]
+    fn realtime_child_helper() {
+        let sock = std::env::var_os(RT_ENV).expect("run by realtime_is_not_inherited_by_scripts");
+        let msgs = make_realtime(1);
+        // SAFETY: a plain query.
+        let mine = unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("stat");
+        let pid = crate::sys::spawn::spawn(&crate::sys::spawn::Spec {
+            program: "/bin/cat".into(),
+            args: vec!["/proc/self/stat".into()],
+            env: vec![],
+            output: Some(out.clone()),
+        })
+        .unwrap();
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+        let stat = std::fs::read_to_string(&out).unwrap();
+        // Field 41 (policy) counted after the ")" that ends the command name.
+        let after = stat.rsplit_once(") ").map(|x| x.1).unwrap_or("");
+        let child_policy = after.split(' ').nth(38).unwrap_or("?").to_owned();
+        let report = format!("self={mine} child={child_policy} errors={}", msgs.len());
+        let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        s.send_to(report.as_bytes(), &sock).unwrap();
+    }
+
+    #[test]
+    fn realtime_is_not_inherited_by_scripts() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock_path = dir.path().join("report");
+        let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sys::daemon::tests::realtime_child_helper",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(RT_ENV, &sock_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut buf = [0u8; 128];
+        let n = sock.recv(&mut buf).expect("report");
+        let report = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // As root the switch succeeds; without privileges it fails and is reported.
+        if report.contains("errors=0") {
+            assert_eq!(
+                report,
+                format!("self={} child=0 errors=0", libc::SCHED_FIFO)
+            );
+        } else {
+            assert!(report.starts_with("self=0 child=0"), "{report}");
+        }
+    }
 
     /// Runs only as the re-executed child of `daemonize_detaches_the_daemon`.
     #[test]
