@@ -13,6 +13,8 @@ pub mod arp;
 pub mod clock;
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
+/// `/var/lib/heartbeat/fifo`: messages from hb_standby & co.
+pub mod fifo;
 /// Fuzz entry points (also replayed by `cargo test`).
 #[doc(hidden)]
 pub mod fuzzing;

@@ -60,6 +60,8 @@ pub struct FrameReader {
     line: Vec<u8>,
     frame: Vec<u8>,
     in_frame: bool,
+    /// Markers must be the whole line (the FIFO reader) rather than its start (serial).
+    exact: bool,
     /// Frames dropped for exceeding [`MAX_FRAME`].
     pub oversized: u64,
 }
@@ -67,6 +69,22 @@ pub struct FrameReader {
 impl FrameReader {
     pub fn new() -> FrameReader {
         FrameReader::default()
+    }
+
+    /// A reader whose `>>>` / `<<<` lines must be exactly that (the FIFO protocol, §8.4).
+    pub fn exact_markers() -> FrameReader {
+        FrameReader {
+            exact: true,
+            ..FrameReader::default()
+        }
+    }
+
+    fn is_marker(&self, line: &[u8], marker: &[u8]) -> bool {
+        if self.exact {
+            line == marker
+        } else {
+            line.starts_with(marker)
+        }
     }
 
     /// Feeds bytes; complete frames are appended to `out`.
@@ -85,14 +103,14 @@ impl FrameReader {
 
     fn end_line(&mut self, raw: &[u8], out: &mut Vec<Vec<u8>>) {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.starts_with(b">>>") {
+        if self.is_marker(line, b">>>") {
             // A new start marker also restarts a frame whose end was lost.
             self.frame.clear();
             self.frame.extend_from_slice(b">>>\n");
             self.in_frame = true;
         } else if !self.in_frame {
             // Noise between frames.
-        } else if line.starts_with(b"<<<") {
+        } else if self.is_marker(line, b"<<<") {
             self.frame.extend_from_slice(b"<<<\n");
             out.push(std::mem::take(&mut self.frame));
             self.in_frame = false;
