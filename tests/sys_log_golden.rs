@@ -123,3 +123,19 @@ fn media_start_lines_match_heartbeats_plugins() {
         )]
     );
 }
+
+#[test]
+fn coredump_warnings_are_heartbeats_lines() {
+    let text = std::fs::read_to_string(common::fixture("logs/01-node1-starts-alone.node1.ha-log"))
+        .expect("fixture");
+    let warns: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("]: WARN: ").map(|(_, t)| t))
+        .filter(|t| t.contains("ore"))
+        .collect();
+    // The lab kernel had the defaults: core_pattern "core", core_uses_pid 0.
+    assert_eq!(
+        warns,
+        heartbeat_rs::sys::daemon::coredump_warnings("core", "0")
+    );
+}

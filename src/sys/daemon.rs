@@ -70,6 +70,58 @@ pub fn make_cores_dirs(state_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Where resource scripts keep scratch state; emptied at every daemon start.
+pub const RSCTMP: &str = "/run/heartbeat/rsctmp";
+
+/// Removes `dir` recursively and creates it again, mode 1755 (heartbeat asks for 1777 and
+/// gets 1755 from its umask 022). Returns heartbeat's info line when removal failed
+/// (`Removing DIR failed, recreating.`).
+pub fn reset_rsctmp(dir: &Path) -> io::Result<Option<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let note = match std::fs::remove_dir_all(dir) {
+        Ok(()) => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(_) => Some(format!("Removing {} failed, recreating.", dir.display())),
+    };
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1755))?;
+    Ok(note)
+}
+
+/// `coredumps true`: allow core files of any size (into the cores directory, our cwd).
+pub fn enable_coredumps() -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: `lim` is a live rlimit for the duration of the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &lim) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The start-up warnings heartbeat logs about the kernel's core dump settings, from the
+/// contents of `/proc/sys/kernel/core_pattern` and `core_uses_pid` (texts from the 3.0.6
+/// logs; which combination yields which line is inferred: all three on a default kernel).
+pub fn coredump_warnings(core_pattern: &str, core_uses_pid: &str) -> Vec<&'static str> {
+    let pattern = core_pattern.trim();
+    if core_uses_pid.trim() == "1" || pattern.contains("%p") {
+        return Vec::new();
+    }
+    let mut out = vec!["Core dumps could be lost if multiple dumps occur."];
+    if pattern == "core" || pattern.is_empty() {
+        out.push(
+            "Consider setting non-default value in /proc/sys/kernel/core_pattern (or equivalent) for maximum supportability",
+        );
+    }
+    out.push(
+        "Consider setting /proc/sys/kernel/core_uses_pid (or equivalent) to 1 for maximum supportability",
+    );
+    out
+}
+
 /// Whether to go realtime: `realtime` in ha.cf (default on) and no `-l`.
 pub fn realtime_wanted(config_realtime: bool, flag_l: bool) -> bool {
     config_realtime && !flag_l
@@ -219,6 +271,38 @@ mod tests {
         assert!(realtime_wanted(true, false));
         assert!(!realtime_wanted(false, false));
         assert!(!realtime_wanted(true, true));
+    }
+
+    #[test]
+    fn rsctmp_is_emptied_and_recreated_sticky() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let rsc = dir.path().join("rsctmp");
+        assert_eq!(reset_rsctmp(&rsc).unwrap(), None);
+        std::fs::create_dir_all(rsc.join("sub")).unwrap();
+        std::fs::write(rsc.join("sub/state"), "x").unwrap();
+        assert_eq!(reset_rsctmp(&rsc).unwrap(), None);
+        assert_eq!(std::fs::read_dir(&rsc).unwrap().count(), 0);
+        let mode = std::fs::metadata(&rsc).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o1755);
+    }
+
+    #[test]
+    fn coredump_warnings_match_the_fixture_start() {
+        assert_eq!(
+            coredump_warnings("core\n", "0\n"),
+            [
+                "Core dumps could be lost if multiple dumps occur.",
+                "Consider setting non-default value in /proc/sys/kernel/core_pattern (or equivalent) for maximum supportability",
+                "Consider setting /proc/sys/kernel/core_uses_pid (or equivalent) to 1 for maximum supportability",
+            ]
+        );
+        assert!(coredump_warnings("core", "1").is_empty());
+        assert!(coredump_warnings("/var/crash/core.%e.%p", "0").is_empty());
+        assert_eq!(
+            coredump_warnings("|/usr/lib/systemd/coredump %P", "0").len(),
+            2
+        );
     }
 
     #[test]
