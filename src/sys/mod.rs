@@ -20,6 +20,8 @@ pub mod fifo;
 pub mod fuzzing;
 /// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
+/// A configured medium opened as its link (UDP or serial).
+pub mod media;
 /// systemd readiness / watchdog notifications.
 pub mod notify;
 /// `/run/heartbeat.pid`, `-s` / `-k`.
