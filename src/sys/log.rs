@@ -602,17 +602,16 @@ impl Router {
         let mut rotated: Vec<PathBuf> = Vec::new();
         // A failing log file must never stop the daemon: the error is dropped like
         // heartbeat's fprintf failures are.
-        if let Some(f) = self.debugfile.as_mut() {
-            if let Ok(true) = f.append(&self.buf) {
-                rotated.push(f.path().to_owned());
-            }
+        if let Some(f) = self.debugfile.as_mut()
+            && let Ok(true) = f.append(&self.buf)
+        {
+            rotated.push(f.path().to_owned());
         }
-        if level != Level::Debug {
-            if let Some(f) = self.logfile.as_mut() {
-                if let Ok(true) = f.append(&self.buf) {
-                    rotated.push(f.path().to_owned());
-                }
-            }
+        if level != Level::Debug
+            && let Some(f) = self.logfile.as_mut()
+            && let Ok(true) = f.append(&self.buf)
+        {
+            rotated.push(f.path().to_owned());
         }
         if self.stderr && level != Level::Debug {
             let _ = io::stderr().write_all(&self.buf);
