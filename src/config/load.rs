@@ -9,8 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::authkeys;
+use super::ha_cf;
+use super::haresources;
 use super::model::AuthKeys;
+use super::resolve::{self, HostFacts, Parsed};
 use super::span::{Diagnostic, Pos, render_all};
+
+pub use super::resolve::{CheckOptions, Loaded};
 
 /// Files that are far bigger than any configuration are refused rather than read whole.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -153,6 +158,103 @@ pub(crate) fn read_authkeys_with_warnings(path: &Path) -> (Option<AuthKeys>, Vec
     }
 }
 
+/// Reads and checks `DIR/ha.cf`, `DIR/authkeys` and `DIR/haresources` as a start would, on
+/// this machine. Every error of every file comes back in one `ConfigError`.
+pub fn load(dir: &Path, opts: &CheckOptions) -> Result<Loaded, ConfigError> {
+    load_with(dir, None, opts, &SystemHost { dir })
+}
+
+/// [`load`] with an authkeys path of its own (`--authkeys`) and injected host facts.
+pub fn load_with(
+    dir: &Path,
+    authkeys_path: Option<&Path>,
+    opts: &CheckOptions,
+    facts: &dyn HostFacts,
+) -> Result<Loaded, ConfigError> {
+    let ha_cf_path = dir.join("ha.cf");
+    let hr_path = dir.join("haresources");
+    let ak_path = authkeys_path.map_or_else(|| dir.join("authkeys"), Path::to_path_buf);
+    let parsed = Parsed {
+        dir: dir.to_path_buf(),
+        ha_cf: read_text(&ha_cf_path, "config file")
+            .map(|t| ha_cf::parse(&t, &ha_cf_path))
+            .map_err(|d| *d),
+        authkeys: read_authkeys_with_warnings(&ak_path),
+        haresources: read_text(&hr_path, "resources file")
+            .map(|t| haresources::parse(&t, &hr_path))
+            .map_err(|d| *d),
+    };
+    resolve::resolve(parsed, facts, opts).map_err(ConfigError::from)
+}
+
+/// The real machine.
+pub struct SystemHost<'a> {
+    /// Where `nodeinfo` is looked for.
+    pub dir: &'a Path,
+}
+
+impl HostFacts for SystemHost<'_> {
+    fn node_name(&self) -> String {
+        // §0: the first line of nodeinfo if the file exists, is non-empty and the line is
+        // newline-terminated; otherwise `uname -n`.
+        if let Ok(text) = fs::read_to_string(self.dir.join("nodeinfo")) {
+            if let Some((first, _)) = text.split_once('\n') {
+                if !first.is_empty() {
+                    return first.to_string();
+                }
+            }
+        }
+        nix::sys::utsname::uname()
+            .map(|u| u.nodename().to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+    fn interface_exists(&self, name: &str) -> bool {
+        !name.is_empty()
+            && !name.contains('/')
+            && name != "."
+            && name != ".."
+            && Path::new("/sys/class/net").join(name).exists()
+    }
+    fn device_exists(&self, path: &str) -> bool {
+        Path::new(path).exists()
+    }
+    fn resolves(&self, host: &str) -> bool {
+        use std::net::ToSocketAddrs;
+        (host, 0u16)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some())
+    }
+    fn service_port(&self, service: &str) -> Option<u16> {
+        let text = fs::read_to_string("/etc/services").ok()?;
+        services_port(&text, service)
+    }
+    fn user_exists(&self, user: &str) -> bool {
+        matches!(nix::unistd::User::from_name(user), Ok(Some(_)))
+    }
+    fn is_executable(&self, path: &str) -> bool {
+        fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    fn file_exists(&self, path: &str) -> bool {
+        Path::new(path).is_file()
+    }
+    fn dir_exists(&self, path: &str) -> bool {
+        Path::new(path).is_dir()
+    }
+}
+
+/// The UDP port of `service` in an `/etc/services` text.
+pub fn services_port(text: &str, service: &str) -> Option<u16> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut w = line.split_whitespace();
+        let name = w.next()?;
+        let (port, proto) = w.next()?.split_once('/')?;
+        (name == service && proto == "udp")
+            .then(|| port.parse().ok())
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +294,13 @@ mod tests {
             e.starts_with("/nonexistent/authkeys: error: cannot open keyfile: No such file"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn services_lookup() {
+        let t = "# c\nssh 22/tcp\nha-cluster\t694/udp # heartbeat\n";
+        assert_eq!(services_port(t, "ha-cluster"), Some(694));
+        assert_eq!(services_port(t, "ssh"), None);
     }
 
     #[test]

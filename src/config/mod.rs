@@ -3,8 +3,12 @@
 //! The parsers are pure functions over text; only `load` touches the filesystem.
 
 pub mod authkeys;
+pub mod directives;
+pub mod ha_cf;
+pub mod haresources;
 pub mod load;
 pub mod model;
+pub mod resolve;
 pub mod span;
 
 pub use model::*;
