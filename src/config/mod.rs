@@ -8,6 +8,7 @@ pub mod ha_cf;
 pub mod haresources;
 pub mod load;
 pub mod model;
+pub mod render;
 pub mod resolve;
 pub mod span;
 

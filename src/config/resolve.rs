@@ -587,3 +587,64 @@ pub fn from_texts(
     };
     resolve(parsed, facts, opts)
 }
+
+/// Facts given in advance: for tests, fuzzing and the simulator. Everything named exists;
+/// `Default` is a machine where every interface, device, host, user and file exists.
+#[derive(Clone, Debug, Default)]
+pub struct StaticHost {
+    pub node: String,
+    /// `None`: every interface exists.
+    pub interfaces: Option<Vec<String>>,
+    /// `None`: every device/file/directory exists.
+    pub paths: Option<Vec<String>>,
+    /// `None`: every host resolves.
+    pub hosts: Option<Vec<String>>,
+    pub services: Vec<(String, u16)>,
+}
+
+impl StaticHost {
+    /// A machine called `node` on which everything exists.
+    pub fn named(node: &str) -> StaticHost {
+        StaticHost {
+            node: node.to_string(),
+            ..StaticHost::default()
+        }
+    }
+}
+
+fn listed(list: &Option<Vec<String>>, x: &str) -> bool {
+    list.as_ref().is_none_or(|l| l.iter().any(|i| i == x))
+}
+
+impl HostFacts for StaticHost {
+    fn node_name(&self) -> String {
+        self.node.clone()
+    }
+    fn interface_exists(&self, name: &str) -> bool {
+        listed(&self.interfaces, name)
+    }
+    fn device_exists(&self, path: &str) -> bool {
+        listed(&self.paths, path)
+    }
+    fn resolves(&self, host: &str) -> bool {
+        listed(&self.hosts, host)
+    }
+    fn service_port(&self, service: &str) -> Option<u16> {
+        self.services
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, p)| *p)
+    }
+    fn user_exists(&self, _user: &str) -> bool {
+        true
+    }
+    fn is_executable(&self, path: &str) -> bool {
+        listed(&self.paths, path)
+    }
+    fn file_exists(&self, path: &str) -> bool {
+        listed(&self.paths, path)
+    }
+    fn dir_exists(&self, path: &str) -> bool {
+        listed(&self.paths, path)
+    }
+}
