@@ -34,9 +34,12 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
     let mut selected: Option<KeyIndex> = None;
 
     for line in span::lines(text) {
+        if span::saturated(&diags) {
+            break;
+        }
         let shown = redact(line.text);
         if let Some(d) = span::check_line(path, &line, &shown) {
-            diags.push(d);
+            span::push_capped(&mut diags, d);
             continue;
         }
         let body = line.text.trim_start_matches(is_space);
@@ -53,7 +56,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
                 Some((digits, trailing)) => {
                     let n = digits.parse::<u64>().unwrap_or(u64::MAX);
                     if trailing {
-                        diags.push(
+                        span::push_capped(
+                            &mut diags,
                             Diagnostic::warning(
                                 path,
                                 Pos::at(line.number, 1, 1),
@@ -72,7 +76,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
                         [w, ..] => (0, quoted(0, w)),
                         [] => (0, "end of line".to_string()),
                     };
-                    diags.push(
+                    span::push_capped(
+                        &mut diags,
                         err(at, format!("expected `auth N` (N a number), found {what}")).with_note(
                             format!(
                                 "heartbeat: Invalid auth line [{}] in {}",
@@ -89,7 +94,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
         let (index, method, key) = match words.as_slice() {
             [] => continue,
             [w] => {
-                diags.push(
+                span::push_capped(
+                    &mut diags,
                     err(
                         0,
                         format!("expected `N METHOD [KEY]`, found only {}", quoted(0, w)),
@@ -102,7 +108,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
             [i, m, k, ..] => (*i, *m, Some(*k)),
         };
         let Some(n) = parse_index(index) else {
-            diags.push(
+            span::push_capped(
+                &mut diags,
                 err(
                     0,
                     format!("expected a key index 0-15, found {}", quoted(0, index)),
@@ -136,7 +143,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
         match parsed {
             Ok(k) => {
                 if words.len() > 3 {
-                    diags.push(
+                    span::push_capped(
+                        &mut diags,
                         Diagnostic::warning(
                             path,
                             word_pos(line.number, &shown, 3),
@@ -153,13 +161,14 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
                     selected = Some(n);
                 }
             }
-            Err(d) => diags.push(d),
+            Err(d) => span::push_capped(&mut diags, d),
         }
     }
 
     let result = match (&auth, selected) {
         (None, _) => {
-            diags.push(
+            span::push_capped(
+                &mut diags,
                 Diagnostic::error(path, Pos::FILE, "expected an `auth N` line, found none")
                     .with_note(format!(
                         "heartbeat: Missing auth directive in keyfile [{}]",
@@ -169,7 +178,8 @@ pub fn parse_with_warnings(text: &str, path: &Path) -> (Option<AuthKeys>, Vec<Di
             None
         }
         (Some((n, pos, shown)), None) => {
-            diags.push(
+            span::push_capped(
+                &mut diags,
                 Diagnostic::error(
                     path,
                     *pos,

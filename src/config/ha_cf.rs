@@ -163,8 +163,11 @@ pub fn parse(text: &str, path: &Path) -> HaCf {
     };
     for line in span::lines(text) {
         cf.lines.push(line.text.to_string());
+        if span::saturated(&cf.diags) {
+            break;
+        }
         if let Some(d) = span::check_line(path, &line, line.text) {
-            cf.diags.push(d);
+            span::push_capped(&mut cf.diags, d);
             continue;
         }
         // §1.1: cut at the first CR, then at the first `#`; skip leading whitespace.
@@ -185,15 +188,19 @@ pub fn parse(text: &str, path: &Path) -> HaCf {
 
 impl HaCf {
     fn err(&mut self, pos: Pos, msg: impl Into<String>) {
-        let d = self.error_at(pos, msg);
-        self.diags.push(d);
+        if !span::saturated(&self.diags) {
+            let d = self.error_at(pos, msg);
+            span::push_capped(&mut self.diags, d);
+        }
     }
     fn warn(&mut self, pos: Pos, msg: impl Into<String>) {
-        let d = self.warning_at(pos, msg);
-        self.diags.push(d);
+        if !span::saturated(&self.diags) {
+            let d = self.warning_at(pos, msg);
+            span::push_capped(&mut self.diags, d);
+        }
     }
     fn push_error(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+        span::push_capped(&mut self.diags, d);
     }
 
     fn directive(&mut self, n: usize, text: &str, name: &str, rest: &str) {
@@ -233,9 +240,18 @@ impl HaCf {
         match dir.arity {
             Arity::WholeLine => self.whole_line(dir, n, text, rest),
             Arity::Tokens => {
+                // Columns by a running cursor: O(line) per line however many tokens.
+                let base = text.as_ptr() as usize;
+                let (mut at, mut col) = (0usize, 1usize);
                 for tok in rest.split(is_delim).filter(|t| !t.is_empty()) {
-                    let pos = Pos::of(n, text, tok);
+                    let start = (tok.as_ptr() as usize).saturating_sub(base);
+                    col += text.get(at..start).map_or(0, |s| s.chars().count());
+                    at = start;
+                    let pos = Pos::at(n, col, tok.chars().count().max(1));
                     self.token(dir, pos, tok);
+                    if span::saturated(&self.diags) {
+                        return;
+                    }
                 }
             }
         }
@@ -297,7 +313,8 @@ impl HaCf {
         );
     }
 
-    fn add_medium(&mut self, pos: Pos, m: MediumDecl) {
+    /// Adds a medium and the machine checks it needs (only if it is accepted).
+    fn add_medium(&mut self, pos: Pos, m: MediumDecl, checks: Vec<Located<HostCheck>>) {
         if self.media.len() >= MAX_MEDIA {
             self.err(
                 pos,
@@ -305,6 +322,7 @@ impl HaCf {
             );
             return;
         }
+        self.checks.extend(checks);
         self.media.push(Located { value: m, pos });
     }
 
@@ -359,13 +377,13 @@ impl HaCf {
             }
             "bcast" => {
                 let port = Self::latch(&mut self.bcast_port, self.udpport_now);
-                self.check(pos, HostCheck::Interface(tok.to_string()));
                 self.add_medium(
                     pos,
                     MediumDecl::Bcast {
                         iface: tok.to_string(),
                         port,
                     },
+                    vec![loc(pos, HostCheck::Interface(tok.to_string()))],
                 );
             }
             "serial" => {
@@ -375,13 +393,13 @@ impl HaCf {
                     .and_then(|b| parse_int(&b.value))
                     .and_then(|r| u32::try_from(r).ok())
                     .and_then(Baud::from_rate);
-                self.check(pos, HostCheck::SerialDevice(tok.to_string()));
                 self.add_medium(
                     pos,
                     MediumDecl::Serial {
                         device: tok.to_string(),
                         baud,
                     },
+                    vec![loc(pos, HostCheck::SerialDevice(tok.to_string()))],
                 );
             }
             "ping" | "ping6" => {
@@ -390,10 +408,10 @@ impl HaCf {
                 } else {
                     tok.parse::<Ipv4Addr>().is_ok()
                 };
-                if !literal {
-                    self.check(pos, HostCheck::Host(tok.to_string()));
-                }
                 if self.node_slots_left(pos) {
+                    if !literal {
+                        self.check(pos, HostCheck::Host(tok.to_string()));
+                    }
                     self.ping_nodes.push(Located {
                         value: PingNode {
                             name: tok.to_string(),
@@ -555,10 +573,10 @@ impl HaCf {
                     missing(self, "a peer address or host name", dev);
                     return;
                 };
-                self.check(at(dev), HostCheck::Interface(dev.to_string()));
+                let mut checks = vec![loc(at(dev), HostCheck::Interface(dev.to_string()))];
                 let decl = if dir.name == "ucast" {
                     if peer.parse::<Ipv4Addr>().is_err() {
-                        self.check(at(peer), HostCheck::Host(peer.to_string()));
+                        checks.push(loc(at(peer), HostCheck::Host(peer.to_string())));
                     }
                     let port = Self::latch(&mut self.ucast_port, self.udpport_now);
                     MediumDecl::Ucast {
@@ -581,7 +599,7 @@ impl HaCf {
                         port,
                     }
                 };
-                self.add_medium(at(dev), decl);
+                self.add_medium(at(dev), decl, checks);
             }
             "mcast" | "mcast6" => {
                 let v6 = dir.name == "mcast6";
@@ -650,7 +668,7 @@ impl HaCf {
                 if !ok {
                     return;
                 }
-                self.check(at(dev), HostCheck::Interface(dev.to_string()));
+                let checks = vec![loc(at(dev), HostCheck::Interface(dev.to_string()))];
                 let port = port_v.and_then(|p| u16::try_from(p).ok()).unwrap_or(694);
                 let hops = ttl_v.and_then(|t| u8::try_from(t).ok()).unwrap_or(1);
                 let loop_back = loop_v.unwrap_or(false);
@@ -671,7 +689,7 @@ impl HaCf {
                     },
                     _ => return,
                 };
-                self.add_medium(at(dev), decl);
+                self.add_medium(at(dev), decl, checks);
             }
             "ping_group" => {
                 let [name, hosts @ ..] = fields.as_slice() else {
@@ -681,12 +699,12 @@ impl HaCf {
                     missing(self, "at least one host", name);
                     return;
                 }
-                for h in hosts {
-                    if h.parse::<Ipv4Addr>().is_err() {
-                        self.check(at(h), HostCheck::Host(h.to_string()));
-                    }
-                }
                 if self.node_slots_left(at(name)) {
+                    for h in hosts {
+                        if h.parse::<Ipv4Addr>().is_err() {
+                            self.check(at(h), HostCheck::Host(h.to_string()));
+                        }
+                    }
                     self.ping_nodes.push(Located {
                         value: PingNode {
                             name: name.to_string(),
@@ -823,6 +841,10 @@ impl HaCf {
             pos: at(client),
         });
     }
+}
+
+fn loc<T>(pos: Pos, value: T) -> Located<T> {
+    Located { value, pos }
 }
 
 /// A decimal integer (digits only; no sign).

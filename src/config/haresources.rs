@@ -2,6 +2,7 @@
 //! group `NODE RESOURCE...`, with positions. Whether NODE is declared in ha.cf is checked by
 //! `resolve` (it needs ha.cf's node list).
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -46,15 +47,19 @@ pub fn parse(text: &str, path: &Path) -> HaResources {
     let mut last_line = 0;
     for line in span::lines(text) {
         last_line = line.number;
+        if span::saturated(&out.diags) {
+            break;
+        }
         if let Some(d) = span::check_line(path, &line, line.text) {
-            out.diags.push(d);
+            span::push_capped(&mut out.diags, d);
             continue;
         }
         let mut t = line.text;
         if let Some(s) = t.strip_suffix('\r') {
             if !crlf_warned {
                 crlf_warned = true;
-                out.diags.push(
+                span::push_capped(
+                    &mut out.diags,
                     Diagnostic::warning(
                         path,
                         Pos::at(line.number, t.chars().count(), 1),
@@ -134,7 +139,8 @@ impl HaResources {
         };
         let (node_pos, source) = Self::locate(segments, joined, *node_at, node.chars().count());
         if resources.is_empty() {
-            self.diags.push(
+            span::push_capped(
+                &mut self.diags,
                 Diagnostic::warning(
                     &self.path,
                     node_pos,
@@ -154,9 +160,12 @@ impl HaResources {
         for (at, tok) in resources {
             let r = resource(tok);
             if r.script == "IPaddr" || r.script == "IPaddr2" {
-                if let Err(msg) = check_ip_arg(&r) {
+                if span::saturated(&self.diags) {
+                    // Stop describing problems; the group is still kept.
+                } else if let Err(msg) = check_ip_arg(&r) {
                     let (pos, src) = Self::locate(segments, joined, *at, tok.chars().count());
-                    self.diags.push(
+                    span::push_capped(
+                        &mut self.diags,
                         Diagnostic::warning(&self.path, pos, msg)
                             .with_source(&src)
                             .with_note(format!(
@@ -335,15 +344,28 @@ fn check_ip_arg(r: &Resource) -> Result<(), String> {
 /// A key (first resource) that also appears in another line confuses ResourceManager's
 /// regex lookups (§2.2).
 fn warn_duplicate_keys(out: &mut HaResources) {
+    // token → the first two distinct groups it appears in (linear in the file's size).
+    let mut seen: HashMap<&str, (usize, Option<usize>)> = HashMap::new();
+    for (i, g) in out.groups.iter().enumerate() {
+        for r in &g.group.resources {
+            seen.entry(r.token.as_str())
+                .and_modify(|(first, second)| {
+                    if *first != i && second.is_none() {
+                        *second = Some(i);
+                    }
+                })
+                .or_insert((i, None));
+        }
+    }
     let mut warnings = Vec::new();
     for (i, g) in out.groups.iter().enumerate() {
         let key = g.group.key();
-        let clash = out
-            .groups
-            .iter()
-            .enumerate()
-            .find(|(j, other)| *j != i && other.group.resources.iter().any(|r| r.token == key));
-        if let Some((_, other)) = clash {
+        let other = match seen.get(key) {
+            Some((first, _)) if *first != i => Some(*first),
+            Some((_, second)) => *second,
+            None => None,
+        };
+        if let Some(other) = other.and_then(|j| out.groups.get(j)) {
             warnings.push(
                 Diagnostic::warning(
                     &out.path,
@@ -357,7 +379,9 @@ fn warn_duplicate_keys(out: &mut HaResources) {
             );
         }
     }
-    out.diags.extend(warnings);
+    for w in warnings {
+        span::push_capped(&mut out.diags, w);
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::model::{
     AuthKeys, AutoFailback, Baud, Config, Facility, GenMethod, Logging, Medium, MsgFmt, NodeName,
     Timing, UuidFrom,
 };
-use super::span::{Diagnostic, Pos};
+use super::span::{self, Diagnostic, Pos};
 use crate::time::Duration;
 
 /// Heartbeat's UDP port when `/etc/services` has no `ha-cluster/udp`.
@@ -178,6 +178,7 @@ fn build(
     let path = &cf.path;
     // Machine checks first: they belong to the lines, like heartbeat's parse-time errors.
     if !opts.skip_host_checks {
+        let mut host_diags = Vec::new();
         for Located { value, pos } in &cf.checks {
             let problem = match value {
                 HostCheck::Interface(i) => (!facts.interface_exists(i)).then(|| {
@@ -224,13 +225,18 @@ fn build(
                 }),
             };
             if let Some((msg, note)) = problem {
-                out.push(
+                if span::saturated(&host_diags) {
+                    break;
+                }
+                span::push_capped(
+                    &mut host_diags,
                     cf.error_at(*pos, msg).with_note(note).with_note(
                         "use --no-host-checks to validate another machine's configuration",
                     ),
                 );
             }
         }
+        out.extend(host_diags);
     }
 
     // §1.5 step 4, in heartbeat's order.

@@ -239,6 +239,47 @@ pub fn check_line(path: &Path, line: &Line<'_>, shown: &str) -> Option<Diagnosti
     None
 }
 
+/// Errors (and, separately, warnings) kept per file: enough to fix a file in one go,
+/// bounded so that hostile input (a million bad tokens) cannot exhaust memory or time.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+fn count(diags: &[Diagnostic], severity: Severity) -> usize {
+    diags.iter().filter(|d| d.severity == severity).count()
+}
+
+/// Pushes `d` unless the file already has [`MAX_DIAGNOSTICS`] of its severity; the first one
+/// over the limit becomes a final "too many" marker of the same severity. Parsers stop when
+/// [`saturated`] says the errors hit the limit; extra warnings are only not shown.
+pub fn push_capped(diags: &mut Vec<Diagnostic>, d: Diagnostic) {
+    use std::cmp::Ordering;
+    match count(diags, d.severity).cmp(&MAX_DIAGNOSTICS) {
+        Ordering::Less => diags.push(d),
+        Ordering::Equal => {
+            let (path, line) = (d.path.clone(), d.pos.line.max(1));
+            diags.push(match d.severity {
+                Severity::Error => Diagnostic::error(
+                    &path,
+                    Pos::at(line, 1, 1),
+                    format!(
+                        "too many errors ({MAX_DIAGNOSTICS}); the rest of the file is not checked"
+                    ),
+                ),
+                Severity::Warning => Diagnostic::warning(
+                    &path,
+                    Pos::at(line, 1, 1),
+                    format!("too many warnings ({MAX_DIAGNOSTICS}); further ones are not shown"),
+                ),
+            });
+        }
+        Ordering::Greater => {}
+    }
+}
+
+/// Whether a file's errors hit the limit (its parser should stop).
+pub fn saturated(diags: &[Diagnostic]) -> bool {
+    count(diags, Severity::Error) > MAX_DIAGNOSTICS
+}
+
 /// Renders a list of diagnostics, one block per diagnostic, each followed by a newline.
 pub fn render_all(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
