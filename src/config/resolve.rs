@@ -254,8 +254,7 @@ fn build(
     let deadtime = time_of(cf, "deadtime");
     let k = keepalive.map_or(Duration::from_millis(1000), |t| t.0);
     let d = deadtime.map_or(Duration::from_millis(30000), |t| t.0);
-    let warntime =
-        time_of(cf, "warntime").map_or(Duration::from_micros(d.as_micros() / 2), |t| t.0);
+    let warntime = time_of(cf, "warntime").map_or(Duration::from_millis(ms(d) / 2), |t| t.0);
 
     let autojoin = cf.value("autojoin").map(|v| v.value.to_ascii_lowercase());
     if cf.nodes.is_empty() && autojoin.as_deref() != Some("any") {
