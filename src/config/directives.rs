@@ -734,6 +734,42 @@ pub fn recorded() -> impl Iterator<Item = &'static Directive> {
     DIRECTIVES.iter().filter(|d| d.recorded)
 }
 
+/// The directive reference as a Markdown table (embedded in docs/configuration.md; a test
+/// fails if the document and this table disagree).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "| directive | values | default | class | recorded | meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for d in DIRECTIVES {
+        let values = match (d.arity, d.kind) {
+            (Arity::WholeLine, _) | (_, Kind::Line) => "whole line".to_string(),
+            (_, Kind::Time) => "time".to_string(),
+            (_, Kind::Bool) => "boolean".to_string(),
+            (_, Kind::Int { min, max }) => format!("integer {min}-{max}"),
+            (_, Kind::Choice { words, nocase }) => {
+                let w = words.join(" \\| ");
+                if nocase { format!("{w} (any case)") } else { w }
+            }
+            (_, Kind::Word) => "word(s)".to_string(),
+        };
+        let default = match d.default {
+            DefaultValue::None => "-".to_string(),
+            DefaultValue::Fixed(v) => format!("`{v}`"),
+            DefaultValue::Computed(how) => how.to_string(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            d.name,
+            values,
+            default,
+            d.class.name(),
+            if d.recorded { "yes" } else { "no" },
+            d.doc.replace('|', "\\|"),
+        ));
+    }
+    out
+}
+
 /// Parses a time value (§1.2) into milliseconds, rounded half up. `None` if invalid.
 pub fn parse_time_ms(s: &str) -> Option<u64> {
     let num_len = s
