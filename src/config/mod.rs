@@ -4,6 +4,7 @@
 
 pub mod authkeys;
 pub mod directives;
+pub mod fuzzing;
 pub mod ha_cf;
 pub mod haresources;
 pub mod load;
