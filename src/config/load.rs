@@ -297,6 +297,54 @@ mod tests {
     }
 
     #[test]
+    fn nodeinfo_first_line_only_if_newline_terminated() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = SystemHost { dir: dir.path() };
+        let uname = nix::sys::utsname::uname().unwrap();
+        let uname = uname.nodename().to_string_lossy().into_owned();
+        assert_eq!(host.node_name(), uname);
+        fs::write(dir.path().join("nodeinfo"), "Node7\nignored\n").unwrap();
+        assert_eq!(host.node_name(), "Node7");
+        fs::write(dir.path().join("nodeinfo"), "Node7").unwrap();
+        assert_eq!(host.node_name(), uname);
+        fs::write(dir.path().join("nodeinfo"), "\n").unwrap();
+        assert_eq!(host.node_name(), uname);
+    }
+
+    #[test]
+    fn interfaces_are_looked_up_safely() {
+        let host = SystemHost {
+            dir: Path::new("/nonexistent"),
+        };
+        assert!(host.interface_exists("lo"));
+        assert!(!host.interface_exists("nosuch0"));
+        for bad in ["", ".", "..", "../lo", "lo/."] {
+            assert!(!host.interface_exists(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn load_reads_all_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("ha.cf"),
+            "node n1\nbcast lo\nauto_failback on\nlogfile /x\n",
+        )
+        .unwrap();
+        fs::write(dir.path().join("haresources"), "n1 10.0.0.1\n").unwrap();
+        let keys = dir.path().join("authkeys");
+        fs::write(&keys, "auth 1\n1 crc\n").unwrap();
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
+        let opts = CheckOptions {
+            node: Some("N1".into()),
+            skip_host_checks: false,
+        };
+        let l = load(dir.path(), &opts).unwrap();
+        assert_eq!(l.config.groups.len(), 1);
+        assert_eq!(l.config.local_node.as_str(), "n1");
+    }
+
+    #[test]
     fn services_lookup() {
         let t = "# c\nssh 22/tcp\nha-cluster\t694/udp # heartbeat\n";
         assert_eq!(services_port(t, "ha-cluster"), Some(694));
