@@ -27,3 +27,8 @@ pub fn shared_dir() -> PathBuf {
 pub fn fixture(rel: &str) -> PathBuf {
     shared_dir().join("fixtures/heartbeat-3.0.6").join(rel)
 }
+
+/// `shared/fixtures/heartbeat-3.0.6` (the same helper name as the wire tests use).
+pub fn fixtures_dir() -> PathBuf {
+    shared_dir().join("fixtures/heartbeat-3.0.6")
+}
