@@ -453,46 +453,21 @@ mod tests {
         assert!(reports[1].starts_with("parent child="));
     }
 
+    /// A parsed configuration (not a struct literal, so new Config fields never break this).
     fn config() -> Config {
-        use crate::config::*;
-        use crate::time::Duration;
-        Config {
-            dir: "/etc/ha.d".into(),
-            nodes: vec![NodeName::new("node1")],
-            ping_nodes: vec![],
-            media: vec![],
-            timing: Timing {
-                keepalive: Duration::from_secs(1),
-                deadtime: Duration::from_secs(3),
-                warntime: Duration::from_secs(2),
-                initdead: Duration::from_secs(10),
-                deadping: Duration::from_secs(3),
-            },
-            udpport: 694,
-            auto_failback: AutoFailback::On,
-            groups: vec![],
-            auth: AuthKeys::single(KeyIndex::new(1).unwrap(), AuthKey::Crc),
-            stonith: vec![],
-            watchdog: None,
-            clients: vec![],
-            apiauth: vec![],
-            env: vec![("FOO".into(), "bar".into())],
-            logging: Logging {
-                facility: None,
-                logfile: Some("/var/log/ha-log".into()),
-                debugfile: None,
-                use_logd: false,
-                syslogmsgfmt: true,
-                debug: 0,
-            },
-            realtime: true,
-            rtprio: None,
-            hopfudge: 1,
-            max_rexmit_delay: Duration::from_secs(1),
-            log_badpack: true,
-            cluster_name: "linux-ha".into(),
-            parameters: Default::default(),
-        }
+        use crate::config::resolve::{CheckOptions, StaticHost, from_texts};
+        let ha_cf = "node node1\nbcast eth0\nkeepalive 1\ndeadtime 3\nauto_failback on\n\
+                     logfile /var/log/ha-log\ndebugfile /dev/null\nuse_logd no\nenv FOO=bar\n";
+        from_texts(
+            std::path::Path::new("/etc/ha.d"),
+            ha_cf,
+            "",
+            "auth 1\n1 crc\n",
+            &StaticHost::named("node1"),
+            &CheckOptions::default(),
+        )
+        .expect("the test configuration is valid")
+        .config
     }
 
     #[test]
