@@ -8,7 +8,7 @@ mod pcap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use heartbeat_rs::config::{AuthKey, AuthKeys, AuthMethod, KeyIndex, Secret};
+use heartbeat_rs::config::{AuthKey, AuthKeys, AuthMethod, KeyIndex, Secret, authkeys};
 use heartbeat_rs::wire::{
     self, DropReason, SerialFramer, Value, WireFormat, auth, classic, decode_serial, decode_udp,
     encode_serial, encode_udp,
@@ -37,32 +37,26 @@ fn index1() -> KeyIndex {
     KeyIndex::new(1).unwrap()
 }
 
-/// The key of a capture. The runs use `auth 1` / `1 <method> testkey` (README); the
-/// per-run authkeys files are checked to say exactly that.
+/// The key of a capture, read from the per-run authkeys files with the configuration
+/// parser (`config::authkeys::parse`; the fixture files are not mode 600, so not through
+/// `read_authkeys`, which refuses them as heartbeat would). Both nodes ran the same keys.
 fn keys_for(capture: &str) -> AuthKeys {
-    let (key, text) = if capture.contains("crc") {
-        (AuthKey::Crc, "auth 1\n1 crc\n")
-    } else if capture.contains("md5") {
-        (
-            AuthKey::Md5(Secret::new("testkey")),
-            "auth 1\n1 md5 testkey\n",
-        )
-    } else {
-        (
-            AuthKey::Sha1(Secret::new("testkey")),
-            "auth 1\n1 sha1 testkey\n",
-        )
-    };
-    for node in ["node1", "node2"] {
+    let read = |node: &str| {
         let path = wire_dir().join(capture).join(node).join("authkeys");
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            text,
-            "{}",
-            path.display()
-        );
-    }
-    AuthKeys::single(index1(), key)
+        let text = fs::read_to_string(&path).unwrap();
+        authkeys::parse(&text, &path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+    };
+    let keys = read("node1");
+    assert_eq!(keys, read("node2"), "{capture}: nodes disagree on keys");
+    let want = if capture.contains("crc") {
+        AuthMethod::Crc
+    } else if capture.contains("md5") {
+        AuthMethod::Md5
+    } else {
+        AuthMethod::Sha1
+    };
+    assert_eq!(keys.send_key().method(), want, "{capture}");
+    keys
 }
 
 /// A key set that must refuse the capture: same index, same method, another secret

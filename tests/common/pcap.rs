@@ -1,4 +1,5 @@
 //! A minimal libpcap reader for the wire fixtures: Ethernet → IPv4 → UDP or ICMP echo.
+#![allow(dead_code)] // each test binary uses a different part
 
 /// One heartbeat payload found in a capture.
 #[derive(Debug)]
