@@ -85,7 +85,7 @@ fn check_inner_auth(m: &wire::Message, keys: &AuthKeys) -> (KeyIndex, AuthMethod
         .fields()
         .iter()
         .rev()
-        .find(|f| f.name == b"auth")
+        .find(|f| f.is("auth"))
         .map(|f| &f.value)
     else {
         panic!("no inner auth in {m:?}");

@@ -40,7 +40,11 @@ fn wire_verify_corpus() {
         .count();
     // The seeds are mostly real captures: most of them must verify, or the target
     // would only ever explore the rejection paths.
-    assert!(authentic * 2 > files.len(), "{authentic} of {} verify", files.len());
+    assert!(
+        authentic * 2 > files.len(),
+        "{authentic} of {} verify",
+        files.len()
+    );
     for (_, data) in &files {
         fuzzing::verify(data);
     }

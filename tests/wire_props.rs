@@ -40,7 +40,7 @@ fn value() -> impl Strategy<Value = Value> {
             Value::Struct(Message::from_fields(
                 fields
                     .into_iter()
-                    .map(|(name, value)| Field { name, value })
+                    .map(|(name, value)| Field::new(name, value))
                     .collect(),
             ))
         })
@@ -52,7 +52,7 @@ fn message() -> impl Strategy<Value = Message> {
         Message::from_fields(
             fields
                 .into_iter()
-                .map(|(name, value)| Field { name, value })
+                .map(|(name, value)| Field::new(name, value))
                 .collect(),
         )
     })

@@ -78,7 +78,7 @@ pub fn authenticate(
                 .fields()
                 .iter()
                 .rev()
-                .find(|f| f.name == b"auth")
+                .find(|f| f.is("auth"))
                 .ok_or(DropReason::MissingAuth)?;
             let Value::String(token) = &token.value else {
                 return Err(DropReason::BadAuthToken);
@@ -184,6 +184,12 @@ impl Digest {
     };
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
     pub fn as_str(&self) -> &str {
         // Only ASCII hex digits are ever written.

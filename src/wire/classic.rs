@@ -8,7 +8,7 @@
 
 use super::base64;
 use super::error::{DropReason, EncodeError};
-use super::message::{Field, FieldType, Message, Value, is_valid_name};
+use super::message::{Field, FieldType, Message, Value, intern, is_valid_name};
 use super::netstring::{pack_list, unpack_list};
 use super::{MAX_DEPTH, MAXMSG};
 
@@ -52,7 +52,7 @@ fn encode_at(
     out.extend_from_slice(START);
     for f in m.fields() {
         match auth {
-            Some(token) if f.name == b"auth" => {
+            Some(token) if f.is("auth") => {
                 put_string_line(out, &f.name, token);
                 auth = None;
             }
@@ -69,7 +69,7 @@ fn encode_at(
 /// Appends the bytes the inner `auth` signature covers: every field's classic line except
 /// those named `auth`, without the `>>>`/`<<<` lines (spec §4.3).
 pub fn signed_text_into(m: &Message, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    for f in m.fields().iter().filter(|f| f.name != b"auth") {
+    for f in m.fields().iter().filter(|f| !f.is("auth")) {
         encode_field(f, 0, out)?;
     }
     Ok(())
@@ -145,7 +145,7 @@ fn decode_at(data: &[u8], depth: usize) -> Result<(Message, usize), DropReason> 
         }
         None => return Err(DropReason::Truncated),
     }
-    let mut fields = Vec::new();
+    let mut fields = Vec::with_capacity(16);
     let mut pos = 4;
     loop {
         // Heartbeat skips empty lines between fields.
@@ -217,7 +217,7 @@ fn decode_line(line: &[u8], offset: usize, depth: usize) -> Result<Field, DropRe
         }
     };
     Ok(Field {
-        name: name.to_vec(),
+        name: intern(name),
         value,
     })
 }

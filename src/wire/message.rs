@@ -5,6 +5,7 @@
 //! Values are kept as raw bytes wherever heartbeat allows arbitrary bytes, so a decoded
 //! message re-encodes byte-identically.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The type digit of a field, as written in the `(N)` prefix.
@@ -81,11 +82,73 @@ impl fmt::Debug for Value {
 }
 
 /// One field. The name is raw bytes; decoders guarantee it is a valid name
-/// (see [`is_valid_name`]).
+/// (see [`is_valid_name`]). Names heartbeat uses are borrowed from a static table rather
+/// than allocated, which keeps decoding fast.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Field {
-    pub name: Vec<u8>,
+    pub name: Cow<'static, [u8]>,
     pub value: Value,
+}
+
+impl Field {
+    pub fn new(name: impl Into<Cow<'static, [u8]>>, value: Value) -> Field {
+        Field {
+            name: name.into(),
+            value,
+        }
+    }
+
+    /// Whether the field is called `name`.
+    pub fn is(&self, name: &str) -> bool {
+        *self.name == *name.as_bytes()
+    }
+}
+
+/// Field names of heartbeat's v1 messages (spec §5, §7).
+const KNOWN_NAMES: &[&str] = &[
+    "t",
+    "st",
+    "dt",
+    "protocol",
+    "src",
+    "srcuuid",
+    "seq",
+    "hg",
+    "ts",
+    "ld",
+    "ttl",
+    "auth",
+    "dest",
+    "destuuid",
+    "ackseq",
+    "firstseq",
+    "lastseq",
+    "rsc_hold",
+    "rtype",
+    "isstable",
+    "info",
+    "nodelist",
+    "delnodelist",
+    "ipaddr",
+    "weown",
+    "ok",
+    "node",
+    "result",
+    "from_id",
+    "to_id",
+    "client_gen",
+    "cn",
+    "cs",
+    "weight",
+    "site",
+];
+
+/// A decoded name: borrowed from [`KNOWN_NAMES`] when it is one, else copied.
+pub(crate) fn intern(name: &[u8]) -> Cow<'static, [u8]> {
+    match KNOWN_NAMES.iter().find(|k| k.as_bytes() == name) {
+        Some(k) => Cow::Borrowed(k.as_bytes()),
+        None => Cow::Owned(name.to_vec()),
+    }
 }
 
 impl fmt::Debug for Field {
@@ -148,10 +211,7 @@ impl Message {
 
     /// The first field called `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .find(|f| f.name == name.as_bytes())
-            .map(|f| &f.value)
+        self.fields.iter().find(|f| f.is(name)).map(|f| &f.value)
     }
 
     /// The raw bytes of the first field called `name` if it is a string field.
@@ -189,7 +249,7 @@ impl Message {
     /// Appends a field, even if one with that name exists.
     pub fn push(&mut self, name: &str, value: Value) -> &mut Message {
         self.fields.push(Field {
-            name: name.as_bytes().to_vec(),
+            name: intern(name.as_bytes()),
             value,
         });
         self
@@ -198,7 +258,7 @@ impl Message {
     /// Heartbeat's modify-or-add: replaces the first field called `name` in place, or
     /// appends it when absent.
     pub fn set(&mut self, name: &str, value: Value) -> &mut Message {
-        match self.fields.iter_mut().find(|f| f.name == name.as_bytes()) {
+        match self.fields.iter_mut().find(|f| f.is(name)) {
             Some(f) => {
                 f.value = value;
                 self
@@ -227,7 +287,7 @@ impl Message {
 
     /// Removes every field called `name`.
     pub fn remove(&mut self, name: &str) -> &mut Message {
-        self.fields.retain(|f| f.name != name.as_bytes());
+        self.fields.retain(|f| !f.is(name));
         self
     }
 }
@@ -250,6 +310,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn known_names_are_valid_and_interned() {
+        for k in KNOWN_NAMES {
+            assert!(is_valid_name(k.as_bytes()));
+            assert!(matches!(intern(k.as_bytes()), Cow::Borrowed(_)));
+        }
+        assert!(matches!(intern(b"x-custom"), Cow::Owned(_)));
+    }
+
+    #[test]
     fn first_match_wins_and_set_modifies_in_place() {
         let mut m = Message::new();
         m.set_str("t", "status")
@@ -257,7 +326,7 @@ mod tests {
             .push("t", Value::String(b"other".to_vec()));
         assert_eq!(m.get_str("t"), Some("status"));
         m.set_str("t", "resource").set_hex("hg", 0x65a1b2c4);
-        let names: Vec<&[u8]> = m.fields().iter().map(|f| f.name.as_slice()).collect();
+        let names: Vec<&[u8]> = m.fields().iter().map(|f| &*f.name).collect();
         assert_eq!(names, [&b"t"[..], b"seq", b"t", b"hg"]);
         assert_eq!(m.get_str("t"), Some("resource"));
         assert_eq!(m.get_str("hg"), Some("65a1b2c4"));

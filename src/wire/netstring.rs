@@ -4,7 +4,7 @@
 //! their length comes from the netstring, so they may contain `,` `=` LF or NUL.
 
 use super::error::{DropReason, EncodeError};
-use super::message::{Field, FieldType, Message, Value, is_valid_name};
+use super::message::{Field, FieldType, Message, Value, intern, is_valid_name};
 use super::{MAX_DEPTH, MAXMSG};
 
 pub const START: &[u8; 4] = b"###\n";
@@ -38,7 +38,7 @@ fn encode_at(
     out.extend_from_slice(START);
     for f in m.fields() {
         match auth {
-            Some(token) if f.name == b"auth" => {
+            Some(token) if f.is("auth") => {
                 put_field(out, FieldType::String, &f.name, token);
                 auth = None;
             }
@@ -192,7 +192,7 @@ fn decode_at(data: &[u8], depth: usize, base: usize) -> Result<(Message, usize),
         }
         None => return Err(DropReason::Truncated),
     }
-    let mut fields = Vec::new();
+    let mut fields = Vec::with_capacity(16);
     let mut pos = 4;
     loop {
         match data.get(pos..pos + 4) {
@@ -251,7 +251,7 @@ fn decode_field(payload: &[u8], offset: usize, depth: usize) -> Result<Field, Dr
         }
     };
     Ok(Field {
-        name: name.to_vec(),
+        name: intern(name),
         value,
     })
 }
