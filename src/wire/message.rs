@@ -235,6 +235,12 @@ impl Message {
         }
     }
 
+    /// A binary field of exactly 16 bytes (`srcuuid`, `destuuid`); other lengths are
+    /// `None`, as heartbeat ignores them ("Binary field srcuuid is not a uuid").
+    pub fn get_uuid(&self, name: &str) -> Option<[u8; 16]> {
+        self.get_binary(name)?.try_into().ok()
+    }
+
     /// A string field read as a hexadecimal number (`seq`, `hg`, `ts`, `dt`, `ackseq`).
     /// Either case is accepted; no prefix, no sign, at most 16 digits.
     pub fn get_hex(&self, name: &str) -> Option<u64> {
@@ -350,6 +356,9 @@ mod tests {
         assert_eq!(m.get_hex("D"), None);
         assert_eq!(m.get_hex("e"), None, "binary fields are not numbers");
         assert_eq!(m.get_binary("e"), Some(&b"12"[..]));
+        assert_eq!(m.get_uuid("e"), None);
+        m.set_binary("u", &[7; 16]);
+        assert_eq!(m.get_uuid("u"), Some([7; 16]));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! # API for the rest of the daemon
 //!
-//! Building messages ([`Message`], first-match semantics like heartbeat):
-//! `m.set_str("t", "status")`, `set_hex("seq", 0x1a)`, `set_dec("ttl", 3)`,
-//! `set_binary("srcuuid", &uuid)`; reading: `get_str`, `get_bytes`, `get_hex`, `get_dec`,
-//! `get_binary`, `get`.
+//! Building messages ([`Message`], first-match semantics like heartbeat; `set*` modifies
+//! the first field of that name in place or appends): `m.set_str("t", "status")`,
+//! `set_hex("seq", 0x1a)` (lower-case, unpadded), `set_dec("ttl", 3)`,
+//! `set_binary("srcuuid", &uuid)`, `push` (always appends), `remove`; reading: `get_str`,
+//! `get_bytes`, `get_hex`, `get_dec`, `get_binary`, `get_uuid` (exactly 16 bytes), `get`,
+//! `fields()` (in wire order; `Field::is("auth")`).
 //!
 //! Sending:
 //! * [`encode_udp`]`(&m, &keys) -> Result<Vec<u8>, EncodeError>` — what 3.0.6 puts in a UDP
@@ -246,4 +248,120 @@ pub fn encode_classic_unsigned(m: &Message) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(512);
     classic::encode_into(m, &mut out)?;
     check_len(out, MAXMSG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AuthKey, KeyIndex, Secret};
+
+    fn keys() -> AuthKeys {
+        AuthKeys::single(KeyIndex::new(1).unwrap(), AuthKey::Sha1(Secret::new("k")))
+    }
+
+    fn status() -> Message {
+        let mut m = Message::new();
+        m.set_str("t", "status").set_str("src", "node1");
+        m
+    }
+
+    #[test]
+    fn size_limits() {
+        let mut big = vec![b'#'; MAXMSG + 1];
+        big[..4].copy_from_slice(b"###\n");
+        assert_eq!(
+            parse(&big).unwrap_err(),
+            DropReason::Oversized {
+                len: MAXMSG + 1,
+                max: MAXMSG
+            }
+        );
+        assert!(matches!(
+            decode_serial(&big, &keys()),
+            Err(DropReason::Oversized { .. })
+        ));
+        let mut m = status();
+        m.set_binary("blob", &vec![0; UDP_MAX_PAYLOAD]);
+        assert!(matches!(
+            encode_udp(&m, &keys()),
+            Err(EncodeError::Oversized {
+                max: UDP_MAX_PAYLOAD,
+                ..
+            })
+        ));
+        m.set_binary("blob", &vec![0; MAXMSG]);
+        assert!(matches!(
+            encode_serial(&m, &keys()),
+            Err(EncodeError::Oversized { max: MAXMSG, .. })
+        ));
+    }
+
+    #[test]
+    fn trailer_rules() {
+        let bytes = encode_udp(&status(), &keys()).unwrap();
+        let end = bytes.windows(4).position(|w| w == b"%%%\n").unwrap() + 4;
+        // Without the trailer a netstring datagram is refused, even with a valid inner auth.
+        assert_eq!(
+            decode_udp(&bytes[..end], &keys()).unwrap_err(),
+            DropReason::MissingAuth
+        );
+        // Trailing NULs (heartbeat's reader appends one) are fine; anything else is not.
+        let mut padded = bytes.clone();
+        padded.extend_from_slice(&[0, 0]);
+        assert!(decode_udp(&padded, &keys()).is_ok());
+        let mut junk = bytes.clone();
+        junk.push(b'x');
+        assert!(matches!(
+            decode_udp(&junk, &keys()),
+            Err(DropReason::Malformed { .. })
+        ));
+        assert_eq!(
+            decode_udp(&bytes[..bytes.len() - 1], &keys()).unwrap_err(),
+            DropReason::Truncated
+        );
+    }
+
+    #[test]
+    fn classic_datagrams_are_checked_by_their_inner_auth() {
+        let bytes = encode_serial(&status(), &keys()).unwrap();
+        let m = decode_udp(&bytes, &keys()).unwrap();
+        assert_eq!(m.get_str("src"), Some("node1"));
+        let unsigned = encode_classic_unsigned(&status()).unwrap();
+        assert_eq!(
+            decode_udp(&unsigned, &keys()).unwrap_err(),
+            DropReason::MissingAuth
+        );
+        assert_eq!(decode_unsigned(&unsigned).unwrap(), status());
+        // The last auth field is the one checked (heartbeat's rule).
+        let mut two = decode_unsigned(&bytes).unwrap();
+        two.push("auth", Value::String(b"1 0000".to_vec()));
+        let bytes = encode_classic_unsigned(&two).unwrap();
+        assert!(matches!(
+            decode_udp(&bytes, &keys()),
+            Err(DropReason::BadDigest { .. })
+        ));
+    }
+
+    #[test]
+    fn trailer_only_encoding_for_msgfmt_netstring() {
+        let bytes = encode_udp_trailer_only(&status(), &keys()).unwrap();
+        let m = decode_udp(&bytes, &keys()).unwrap();
+        assert_eq!(m.message(), &status());
+        let mut signed = status();
+        sign_inner(&mut signed, &keys()).unwrap();
+        assert_eq!(
+            encode_udp_trailer_only(&signed, &keys()).unwrap(),
+            encode_udp(&status(), &keys()).unwrap()
+        );
+    }
+
+    #[test]
+    fn start_markers() {
+        assert_eq!(parse(b"##").unwrap_err(), DropReason::Truncated);
+        assert_eq!(parse(b">").unwrap_err(), DropReason::Truncated);
+        assert!(matches!(
+            parse(b"GET / HTTP/1.0\r\n"),
+            Err(DropReason::Malformed { offset: 0, .. })
+        ));
+    }
 }
