@@ -208,14 +208,15 @@ impl Digest {
         }
         d
     }
+    /// `%lx`: lower-case hex without leading zeros.
     fn from_crc(crc: u32) -> Digest {
-        let mut d = Digest {
-            buf: [0; 40],
-            len: 0,
-        };
-        let text = format!("{crc:x}");
-        d.buf[..text.len()].copy_from_slice(text.as_bytes());
-        d.len = text.len();
+        let mut d = Digest::NONE;
+        let digits = (8 - crc.leading_zeros() as usize / 4).max(1);
+        for (i, out) in d.buf[..digits].iter_mut().enumerate() {
+            let shift = 4 * (digits - 1 - i);
+            *out = b"0123456789abcdef"[((crc >> shift) & 15) as usize];
+        }
+        d.len = digits;
         d
     }
 }
@@ -249,19 +250,39 @@ pub fn digest(key: &AuthKey, data: &[u8]) -> Digest {
 }
 
 /// Heartbeat's `crc` method: CRC-32/CKSUM without the length suffix (check value for
-/// `"123456789"` is 0x765e7680).
+/// `"123456789"` is 0x765e7680). Eight bytes per step ("slicing-by-8"), the rest bytewise.
 pub fn crc_cksum(data: &[u8]) -> u32 {
-    let reg = data.iter().fold(0u32, |reg, &b| {
-        (reg << 8) ^ CRC_TABLE[usize::from((reg >> 24) as u8 ^ b)]
-    });
-    !reg
+    let mut reg = 0u32;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let hi = reg ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+        let t = |k: usize, b: u32| CRC_TABLES[k][(b & 0xff) as usize];
+        reg = t(7, hi >> 24)
+            ^ t(6, hi >> 16)
+            ^ t(5, hi >> 8)
+            ^ t(4, hi)
+            ^ t(3, u32::from(c[4]))
+            ^ t(2, u32::from(c[5]))
+            ^ t(1, u32::from(c[6]))
+            ^ t(0, u32::from(c[7]));
+    }
+    !chunks
+        .remainder()
+        .iter()
+        .fold(reg, |reg, &b| crc_step(reg, b))
+}
+
+/// One byte of the MSB-first CRC: heartbeat's table step.
+fn crc_step(reg: u32, b: u8) -> u32 {
+    (reg << 8) ^ CRC_TABLES[0][usize::from((reg >> 24) as u8 ^ b)]
 }
 
 const CRC_POLY: u32 = 0x04C1_1DB7;
 
-/// `CRC_TABLE[i]` = the MSB-first CRC of `i << 24`.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// `CRC_TABLES[0][i]` = the MSB-first CRC of `i << 24` (heartbeat's table);
+/// `CRC_TABLES[k][i]` = the effect of byte `i` followed by `k` zero bytes.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut reg = (i as u32) << 24;
@@ -274,10 +295,20 @@ const CRC_TABLE: [u32; 256] = {
             };
             bit += 1;
         }
-        table[i] = reg;
+        tables[0][i] = reg;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev << 8) ^ tables[0][(prev >> 24) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
 };
 
 #[cfg(test)]
@@ -289,8 +320,23 @@ mod tests {
 
     #[test]
     fn crc_table_matches_the_spec() {
-        assert_eq!(CRC_TABLE[1], 0x04C1_1DB7);
-        assert_eq!(CRC_TABLE[255], 0xB1F7_40B4);
+        assert_eq!(CRC_TABLES[0][1], 0x04C1_1DB7);
+        assert_eq!(CRC_TABLES[0][255], 0xB1F7_40B4);
+    }
+
+    /// The sliced CRC equals the plain bytewise one at every length and alignment.
+    #[test]
+    fn sliced_crc_equals_bytewise() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for start in 0..9 {
+            for end in start..data.len() {
+                let d = &data[start..end];
+                let bytewise = !d.iter().fold(0u32, |r, &b| crc_step(r, b));
+                assert_eq!(crc_cksum(d), bytewise, "{start}..{end}");
+            }
+        }
     }
 
     /// Spec §4.5, produced by heartbeat's own plugins.
@@ -390,5 +436,9 @@ mod tests {
     fn crc_is_unpadded() {
         assert_eq!(Digest::from_crc(0x006a_039b).as_str(), "6a039b");
         assert_eq!(Digest::from_crc(0).as_str(), "0");
+        assert_eq!(Digest::from_crc(0xf).as_str(), "f");
+        assert_eq!(Digest::from_crc(0x10).as_str(), "10");
+        assert_eq!(Digest::from_crc(0xffff_ffff).as_str(), "ffffffff");
+        assert_eq!(Digest::from_crc(0x0800_0000).as_str(), "8000000");
     }
 }
