@@ -1,28 +1,34 @@
-//! Shared test helpers: where the shared specification and fixtures live.
+//! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-/// The shared directory (`/work/shared` in the lab): `$HB_SHARED` if set, else the first
-/// `shared/` found walking up from the crate root (the repo is `../shared`'s sibling, a
-/// worktree may sit deeper).
+/// The shared directory (`/work/shared`: docs and heartbeat 3.0.6 fixtures): `$HB_SHARED` if
+/// set, else the first `shared/` found walking up from the crate root (the repository may be
+/// a worktree nested at any depth beside it).
 pub fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HB_SHARED") {
-        return PathBuf::from(dir);
+    if let Some(p) = std::env::var_os("HB_SHARED") {
+        return PathBuf::from(p);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    root.ancestors()
-        .map(|a| a.join("shared"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/ directory above {}; set HB_SHARED",
-                root.display()
-            )
-        })
+    for dir in root.ancestors() {
+        let candidate = dir.join("shared");
+        if candidate.join("fixtures").is_dir() {
+            return candidate;
+        }
+    }
+    panic!(
+        "cannot find the shared fixtures: set HB_SHARED or place shared/ beside {}",
+        root.display()
+    );
 }
 
-/// `shared/fixtures/heartbeat-3.0.6`.
+/// `shared/fixtures/heartbeat-3.0.6/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    shared_dir().join("fixtures/heartbeat-3.0.6").join(rel)
+}
+
+/// `shared/fixtures/heartbeat-3.0.6` (the same helper name as the wire tests use).
 pub fn fixtures_dir() -> PathBuf {
-    shared_dir().join("fixtures").join("heartbeat-3.0.6")
+    shared_dir().join("fixtures/heartbeat-3.0.6")
 }
