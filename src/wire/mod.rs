@@ -30,6 +30,22 @@
 //!   want to show a message whose signature fails (`--decode-packet`).
 //!
 //! Only [`auth`] can construct [`Authenticated`]; every rejection is a [`DropReason`].
+//!
+//! # Deliberately stricter than heartbeat 3.0.6
+//!
+//! Nothing a real 3.0.6 node sends is affected (every captured datagram and serial frame
+//! round-trips); only hand-made input is refused where heartbeat would be lenient or crash:
+//! * a netstring field without `(N)` is `MissingTypePrefix` (heartbeat aborts);
+//! * a classic message must end with `<<<\n` (heartbeat also stops at a NUL or the end of
+//!   the buffer); only NUL bytes may follow a message or its trailer;
+//! * the auth token must be exactly `<decimal index> <digest>` (heartbeat's `sscanf("%d %s")`
+//!   skips spaces and ignores what follows);
+//! * base64 must be canonical (no stray bits in the padding), type digit 5 (heartbeat's
+//!   in-memory "uncompressed struct") is refused, and field names may not contain LF or NUL
+//!   or start with `(`, so every decoded message can be re-encoded in both formats.
+//!
+//! Like heartbeat, a netstring datagram is authenticated by its trailer only (its inner
+//! `auth` is not checked) and a classic one by its last `auth` field.
 
 pub mod auth;
 pub mod base64;
