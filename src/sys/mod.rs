@@ -1,2 +1,3 @@
 //! The edge: every OS interaction (sockets, serial, signals, processes, files, logging,
 //! watchdog). No protocol decision is made here.
+pub mod script;
