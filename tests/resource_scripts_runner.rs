@@ -263,6 +263,7 @@ fn process_gone(pid: i32) -> bool {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // a bounded wait in a test, not synchronisation by sleeping
 fn wait_gone(pid: i32) -> bool {
     // Bounded wait for the kernel to finish a SIGKILL already sent.
     let until = std::time::Instant::now() + Duration::from_secs(10);
