@@ -1,6 +1,9 @@
 //! The scripts we ship in resource.d/, run through sys::script exactly as the daemon runs
 //! them: summaries, exit codes, idempotence, logging layout, argument forms. The parts that
 //! change the machine (addresses, mounts) run in private namespaces and only as root.
+// These tests drive external tools (unshare, mkfs, shellcheck) and wait boundedly on
+// background processes; the clock/spawn ban is for the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
