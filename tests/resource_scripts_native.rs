@@ -1,0 +1,135 @@
+//! Native IP takeover (sys::netaddr + sys::arp, and the send_arp command) in a private
+//! network namespace: a veth pair d0 (ours, 10.9.0.1/24) / d1 (a "client", 10.9.0.2/24,
+//! arp_accept=1 so a gratuitous ARP creates its neighbour entry). Root only; nothing
+//! outside the namespace is touched.
+#![allow(clippy::disallowed_methods)] // tests drive `ip`/`sysctl`
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::Duration;
+
+use heartbeat_rs::sys::arp::{Announcer, announce, interface_mac};
+use heartbeat_rs::sys::netaddr::{IpSpec, add_ipv4, del_ipv4, has_ipv4};
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `f` on a thread of its own in a fresh network namespace (namespaces are per
+/// thread, so the rest of the test process is unaffected).
+fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIP: needs root (a private network namespace)");
+        return None;
+    }
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        sh(
+            "ip link set lo up; ip link add d0 type veth peer name d1; ip link set d0 up; \
+            ip link set d1 up; ip addr add 10.9.0.1/24 dev d0; ip addr add 10.9.0.2/24 dev d1; \
+            sysctl -qw net.ipv4.conf.d1.arp_accept=1",
+        );
+        f()
+    })
+    .join()
+    .ok()
+}
+
+/// Bounded wait for the kernel to process frames already sent over the veth.
+fn neigh_of(ip: &str) -> String {
+    for _ in 0..200 {
+        let n = sh(&format!("ip neigh show dev d1 to {ip}"));
+        if n.contains("lladdr") {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    String::new()
+}
+
+#[test]
+fn add_announce_and_remove_natively() {
+    let Some(()) = in_netns(|| {
+        let spec = IpSpec::parse("10.9.0.100").expect("spec");
+        let added = add_ipv4(&spec).expect("add");
+        assert_eq!(
+            (added.iface.as_str(), added.prefix, added.changed),
+            ("d0", 24, true)
+        );
+        let again = add_ipv4(&spec).expect("add again");
+        assert!(!again.changed, "idempotent");
+        assert_eq!(has_ipv4(spec.ip).expect("has"), Some(("d0".into(), 24)));
+        let shown = sh("ip -o -4 addr show dev d0");
+        assert!(
+            shown.contains("inet 10.9.0.100/24 brd 10.9.0.255 "),
+            "{shown}"
+        );
+
+        let mac = interface_mac("d0").expect("mac");
+        announce(
+            "d0",
+            Announcer::new(mac, spec.ip, 2, Duration::from_millis(20)),
+        )
+        .expect("announce");
+        let n = neigh_of("10.9.0.100");
+        let want = mac.map(|b| format!("{b:02x}")).join(":");
+        assert!(
+            n.contains(&format!("lladdr {want}")),
+            "neighbour entry: {n:?}"
+        );
+
+        assert!(del_ipv4(spec.ip).expect("del"));
+        assert!(!del_ipv4(spec.ip).expect("del again"), "stop when stopped");
+        assert_eq!(has_ipv4(spec.ip).expect("has"), None);
+
+        // explicit prefix, label and broadcast
+        let s = IpSpec::parse("10.9.0.101/25/d0:web/10.9.0.127").expect("spec");
+        add_ipv4(&s).expect("add labelled");
+        let shown = sh("ip -o -4 addr show dev d0");
+        assert!(
+            shown.contains("inet 10.9.0.101/25 brd 10.9.0.127 scope global d0:web"),
+            "{shown}"
+        );
+        assert!(del_ipv4(s.ip).expect("del"));
+
+        // no connected network covers it
+        let far = IpSpec::parse("10.8.0.1").expect("spec");
+        assert!(add_ipv4(&far).is_err());
+        assert_eq!(has_ipv4(Ipv4Addr::new(10, 8, 0, 1)).expect("has"), None);
+    }) else {
+        return;
+    };
+}
+
+#[test]
+fn send_arp_command_updates_a_neighbour() {
+    let Some(()) = in_netns(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_send_arp"))
+            .args(["-i", "20", "-r", "2", "d0", "10.9.0.1", "auto", "x", "y"])
+            .output()
+            .expect("send_arp");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n = neigh_of("10.9.0.1");
+        let mac = interface_mac("d0").expect("mac");
+        let want = mac.map(|b| format!("{b:02x}")).join(":");
+        assert!(n.contains(&want), "{n:?}");
+        let bad = Command::new(env!("CARGO_BIN_EXE_send_arp"))
+            .args(["nosuch0", "10.9.0.1", "auto", "x", "y"])
+            .output()
+            .expect("send_arp");
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("no such interface: nosuch0"));
+    }) else {
+        return;
+    };
+}
