@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use heartbeat_rs::sys::script::{Exit, Op, Outcome, Request, ScriptDirs, ScriptEnv, run_blocking};
+use heartbeat_rs::sys::script::{Context, Exit, Op, Outcome, Request, ScriptDirs, run_blocking};
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("resource.d")
@@ -18,8 +18,7 @@ fn shipped() -> PathBuf {
 
 struct Rig {
     tmp: tempfile::TempDir,
-    dirs: ScriptDirs,
-    env: ScriptEnv,
+    ctx: Context,
 }
 
 fn rig() -> Rig {
@@ -28,21 +27,29 @@ fn rig() -> Rig {
         resource_dir: shipped(),
         init_dir: tmp.path().join("init.d"),
     };
-    let mut env = ScriptEnv::new("node1");
-    env.logfile = Some(tmp.path().join("ha-log"));
-    env.debuglog = Some(tmp.path().join("ha-debug"));
-    env.extra = vec![(
-        "RSCTMP".into(),
-        tmp.path().join("rsctmp").display().to_string(),
-    )];
-    Rig { tmp, dirs, env }
+    let t = tmp.path();
+    let ctx = Context {
+        dirs,
+        env: vec![
+            ("HA_CURHOST".into(), "node1".into()),
+            ("HA_LOGFILE".into(), t.join("ha-log").display().to_string()),
+            (
+                "HA_DEBUGLOG".into(),
+                t.join("ha-debug").display().to_string(),
+            ),
+            ("HA_DATEFMT".into(), "%Y/%m/%d_%T\t".into()),
+            ("HA_RSCTMP".into(), t.join("rsctmp").display().to_string()),
+        ],
+        debuglog: Some(t.join("ha-debug")),
+        capture_dir: t.to_path_buf(),
+    };
+    Rig { tmp, ctx }
 }
 
 impl Rig {
     fn run(&self, script: &str, args: &[&str], op: Op) -> Outcome {
         run_blocking(
-            &self.dirs,
-            &self.env,
+            &self.ctx,
             &Request {
                 script: script.into(),
                 args: args.iter().map(|s| s.to_string()).collect(),
@@ -200,9 +207,9 @@ fn mailto_mails_on_takeover_and_release() {
         "mail",
         &format!("{{ printf '%s|' \"$@\"; echo; }} >> {}", mails.display()),
     );
-    r.env
-        .extra
-        .push(("MAILCMD".into(), mailer.display().to_string()));
+    r.ctx
+        .env
+        .push(("HA_MAILCMD".into(), mailer.display().to_string()));
     let a = ["ops@example.org,dba@example.org", "web"];
     assert_eq!(r.run("MailTo", &a, Op::Start).exit, Exit::Code(0));
     assert!(r.run("MailTo", &a, Op::Status).ok());
@@ -221,9 +228,9 @@ fn mailto_mails_on_takeover_and_release() {
 #[test]
 fn mailto_without_a_mailer_fails_to_start_but_stops() {
     let mut r = rig();
-    r.env
-        .extra
-        .push(("MAILCMD".into(), "/nonexistent/mail".into()));
+    r.ctx
+        .env
+        .push(("HA_MAILCMD".into(), "/nonexistent/mail".into()));
     let o = r.run("MailTo", &["root"], Op::Start);
     assert_eq!(o.exit, Exit::Code(5));
     assert_eq!(r.run("MailTo", &["root"], Op::Stop).exit, Exit::Code(0));
@@ -242,9 +249,9 @@ fn sendarp_calls_a_send_arp_compatible_command() {
             rec.display()
         ),
     );
-    r.env
-        .extra
-        .push(("SEND_ARP".into(), fake.display().to_string()));
+    r.ctx
+        .env
+        .push(("HA_SEND_ARP".into(), fake.display().to_string()));
     let a = ["192.0.2.100/eth0"];
     assert!(!r.run("SendArp", &a, Op::Status).ok());
     assert_eq!(r.run("SendArp", &a, Op::Start).exit, Exit::Code(0));

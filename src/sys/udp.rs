@@ -1,0 +1,481 @@
+//! Heartbeat's UDP media (wire spec §11.1–11.3): `bcast`, `ucast`, `mcast`.
+//!
+//! Each medium is a send socket and a receive socket set up exactly as heartbeat's plugins
+//! do (socket options, bound device, destination); the receive socket is the one registered
+//! with mio. Receiving never filters on source address or port: authentication, in the
+//! core, is the only check. Heartbeat retries a busy bind up to 10 (mcast: 50) times a
+//! second apart; here a failed bind is returned at once and the event loop decides whether
+//! to retry, so nothing in this module sleeps.
+
+// IP_MULTICAST_IF has no sockopt in nix.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    AddressFamily, IpMembershipRequest, SockFlag, SockType, SockaddrIn, bind, setsockopt, socket,
+    sockopt,
+};
+
+/// Heartbeat's default `udpport` (`ha-cluster` in /etc/services).
+pub const DEFAULT_PORT: u16 = 694;
+
+/// IPTOS_LOWDELAY, set on ucast send sockets.
+const IPTOS_LOWDELAY: libc::c_int = 0x10;
+
+/// Which plugin a link emulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Bcast,
+    Ucast,
+    Mcast,
+}
+
+/// Why a medium could not be opened.
+#[derive(Debug)]
+pub enum UdpError {
+    /// A syscall failed while setting up the medium.
+    Sys {
+        iface: String,
+        what: &'static str,
+        err: io::Error,
+    },
+    /// The interface has no IPv4 address (mcast) or broadcast address (bcast).
+    NoAddress { iface: String, what: &'static str },
+    /// The ucast peer did not resolve to an IPv4 address.
+    Resolve { peer: String },
+}
+
+impl fmt::Display for UdpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UdpError::Sys { iface, what, err } => write!(f, "{iface}: {what}: {err}"),
+            UdpError::NoAddress { iface, what } => {
+                write!(f, "{iface}: interface has no IPv4 {what} address")
+            }
+            UdpError::Resolve { peer } => write!(f, "cannot resolve ucast peer {peer}"),
+        }
+    }
+}
+
+impl std::error::Error for UdpError {}
+
+fn sys(iface: &str, what: &'static str) -> impl FnOnce(nix::errno::Errno) -> UdpError {
+    let iface = iface.to_owned();
+    move |e| UdpError::Sys {
+        iface,
+        what,
+        err: io::Error::from(e),
+    }
+}
+
+fn udp_socket(iface: &str) -> Result<OwnedFd, UdpError> {
+    socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(sys(iface, "socket"))
+}
+
+fn bind_to_device(fd: &OwnedFd, iface: &str) -> Result<(), UdpError> {
+    setsockopt(fd, sockopt::BindToDevice, &std::ffi::OsString::from(iface))
+        .map_err(sys(iface, "SO_BINDTODEVICE"))
+}
+
+fn bind_v4(fd: &OwnedFd, iface: &str, addr: SocketAddrV4) -> Result<(), UdpError> {
+    bind(fd.as_raw_fd(), &SockaddrIn::from(addr)).map_err(sys(iface, "bind"))
+}
+
+/// The interface's IPv4 address and broadcast address.
+fn iface_addrs(iface: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return (None, None);
+    };
+    for a in addrs.filter(|a| a.interface_name == iface) {
+        let addr = a
+            .address
+            .as_ref()
+            .and_then(|s| s.as_sockaddr_in())
+            .map(|s| s.ip());
+        if let Some(addr) = addr {
+            let bcast = a
+                .broadcast
+                .as_ref()
+                .and_then(|s| s.as_sockaddr_in())
+                .map(|s| s.ip())
+                .filter(|_| {
+                    a.flags
+                        .contains(nix::net::if_::InterfaceFlags::IFF_BROADCAST)
+                });
+            return (Some(addr), bcast);
+        }
+    }
+    (None, None)
+}
+
+/// The info lines heartbeat's bcast plugin logs when it starts.
+pub fn bcast_started(iface: &str, port: u16) -> Vec<String> {
+    vec![format!(
+        "glib: UDP Broadcast heartbeat started on port {port} ({port}) interface {iface}"
+    )]
+}
+
+/// The info lines heartbeat's ucast plugin logs when it starts, in its order.
+pub fn ucast_started(iface: &str, peer: &str, port: u16) -> Vec<String> {
+    vec![
+        format!("glib: ucast: write socket priority set to IPTOS_LOWDELAY on {iface}"),
+        format!("glib: ucast: bound send socket to device: {iface}"),
+        "glib: ucast: set SO_REUSEPORT(w)".to_owned(),
+        "glib: ucast: set SO_REUSEADDR".to_owned(),
+        format!("glib: ucast: bound receive socket to device: {iface}"),
+        "glib: ucast: set SO_REUSEPORT".to_owned(),
+        format!("glib: ucast: started on port {port} interface {iface} to {peer}"),
+    ]
+}
+
+/// The info line heartbeat's mcast plugin logs when it starts.
+pub fn mcast_started(
+    iface: &str,
+    group: Ipv4Addr,
+    port: u16,
+    ttl: u8,
+    loop_back: bool,
+) -> Vec<String> {
+    vec![format!(
+        "glib: UDP multicast heartbeat started for group {group} port {port} interface {iface} (ttl={ttl} loop={})",
+        u8::from(loop_back)
+    )]
+}
+
+/// One UDP heartbeat medium.
+#[derive(Debug)]
+pub struct UdpLink {
+    kind: Kind,
+    iface: String,
+    dest: SocketAddrV4,
+    send: UdpSocket,
+    recv: mio::net::UdpSocket,
+    started: Vec<String>,
+}
+
+impl UdpLink {
+    /// `bcast IFACE`: send to the interface's broadcast address from an unbound
+    /// SO_BROADCAST|SO_DONTROUTE socket, receive on `0.0.0.0:port` bound to the device.
+    pub fn bcast(iface: &str, port: u16) -> Result<UdpLink, UdpError> {
+        let (_, bcast) = iface_addrs(iface);
+        let bcast = bcast.ok_or_else(|| UdpError::NoAddress {
+            iface: iface.to_owned(),
+            what: "broadcast",
+        })?;
+        let send = udp_socket(iface)?;
+        setsockopt(&send, sockopt::Broadcast, &true).map_err(sys(iface, "SO_BROADCAST"))?;
+        setsockopt(&send, sockopt::DontRoute, &true).map_err(sys(iface, "SO_DONTROUTE"))?;
+        bind_to_device(&send, iface)?;
+        let recv = udp_socket(iface)?;
+        setsockopt(&recv, sockopt::ReuseAddr, &true).map_err(sys(iface, "SO_REUSEADDR"))?;
+        bind_to_device(&recv, iface)?;
+        bind_v4(&recv, iface, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+        Ok(UdpLink::new(
+            Kind::Bcast,
+            iface,
+            SocketAddrV4::new(bcast, port),
+            send,
+            recv,
+            bcast_started(iface, port),
+        ))
+    }
+
+    /// `ucast IFACE PEER`: send to `PEER:port` (resolved once) from an unbound socket with
+    /// IPTOS_LOWDELAY, SO_BINDTODEVICE and SO_REUSEPORT; receive on `0.0.0.0:port` with
+    /// SO_REUSEADDR, SO_REUSEPORT and SO_BINDTODEVICE.
+    pub fn ucast(iface: &str, peer: &str, port: u16) -> Result<UdpLink, UdpError> {
+        let peer_ip = (peer, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| {
+                it.find_map(|a| match a {
+                    SocketAddr::V4(v4) => Some(*v4.ip()),
+                    SocketAddr::V6(_) => None,
+                })
+            })
+            .ok_or_else(|| UdpError::Resolve {
+                peer: peer.to_owned(),
+            })?;
+        let send = udp_socket(iface)?;
+        setsockopt(&send, sockopt::Ipv4Tos, &IPTOS_LOWDELAY).map_err(sys(iface, "IP_TOS"))?;
+        bind_to_device(&send, iface)?;
+        setsockopt(&send, sockopt::ReusePort, &true).map_err(sys(iface, "SO_REUSEPORT"))?;
+        let recv = udp_socket(iface)?;
+        setsockopt(&recv, sockopt::ReuseAddr, &true).map_err(sys(iface, "SO_REUSEADDR"))?;
+        bind_to_device(&recv, iface)?;
+        match setsockopt(&recv, sockopt::ReusePort, &true) {
+            Ok(()) | Err(nix::errno::Errno::ENOPROTOOPT) => {}
+            Err(e) => return Err(sys(iface, "SO_REUSEPORT")(e)),
+        }
+        bind_v4(&recv, iface, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+        let started = ucast_started(iface, peer, port);
+        Ok(UdpLink::new(
+            Kind::Ucast,
+            iface,
+            SocketAddrV4::new(peer_ip, port),
+            send,
+            recv,
+            started,
+        ))
+    }
+
+    /// `mcast IFACE GROUP PORT TTL LOOP`: send to `GROUP:PORT` with IP_MULTICAST_IF (the
+    /// interface's address), TTL and LOOP; receive on `GROUP:PORT` after joining the group
+    /// on that interface.
+    pub fn mcast(
+        iface: &str,
+        group: Ipv4Addr,
+        port: u16,
+        ttl: u8,
+        loop_back: bool,
+    ) -> Result<UdpLink, UdpError> {
+        let (addr, _) = iface_addrs(iface);
+        let if_addr = addr.ok_or_else(|| UdpError::NoAddress {
+            iface: iface.to_owned(),
+            what: "interface",
+        })?;
+        let send = udp_socket(iface)?;
+        set_multicast_if(&send, if_addr).map_err(|err| UdpError::Sys {
+            iface: iface.to_owned(),
+            what: "IP_MULTICAST_IF",
+            err,
+        })?;
+        setsockopt(&send, sockopt::IpMulticastLoop, &loop_back)
+            .map_err(sys(iface, "IP_MULTICAST_LOOP"))?;
+        setsockopt(&send, sockopt::IpMulticastTtl, &ttl).map_err(sys(iface, "IP_MULTICAST_TTL"))?;
+        let recv = udp_socket(iface)?;
+        setsockopt(&recv, sockopt::ReuseAddr, &true).map_err(sys(iface, "SO_REUSEADDR"))?;
+        bind_v4(&recv, iface, SocketAddrV4::new(group, port))?;
+        setsockopt(
+            &recv,
+            sockopt::IpAddMembership,
+            &IpMembershipRequest::new(group, Some(if_addr)),
+        )
+        .map_err(sys(iface, "IP_ADD_MEMBERSHIP"))?;
+        Ok(UdpLink::new(
+            Kind::Mcast,
+            iface,
+            SocketAddrV4::new(group, port),
+            send,
+            recv,
+            mcast_started(iface, group, port, ttl, loop_back),
+        ))
+    }
+
+    fn new(
+        kind: Kind,
+        iface: &str,
+        dest: SocketAddrV4,
+        send: OwnedFd,
+        recv: OwnedFd,
+        started: Vec<String>,
+    ) -> UdpLink {
+        UdpLink {
+            kind,
+            iface: iface.to_owned(),
+            dest,
+            send: UdpSocket::from(send),
+            recv: mio::net::UdpSocket::from_std(UdpSocket::from(recv)),
+            started,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The link name heartbeat uses (the interface).
+    pub fn name(&self) -> &str {
+        &self.iface
+    }
+
+    pub fn destination(&self) -> SocketAddrV4 {
+        self.dest
+    }
+
+    /// The receive socket's local address (the bound port).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.recv.local_addr()
+    }
+
+    /// The info lines heartbeat's plugin logs when the medium starts.
+    pub fn started_messages(&self) -> &[String] {
+        &self.started
+    }
+
+    /// Sends one heartbeat datagram to the medium's destination.
+    pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        let n = self.send.send_to(bytes, self.dest)?;
+        if n == bytes.len() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short datagram write",
+            ))
+        }
+    }
+
+    /// Receives one datagram, from any source. `Ok(None)` when nothing is pending.
+    /// `buf` should be 64 KiB so no datagram is truncated.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+        match self.recv.recv_from(buf) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn set_multicast_if(fd: &OwnedFd, addr: Ipv4Addr) -> io::Result<()> {
+    let inaddr = libc::in_addr {
+        s_addr: u32::from(addr).to_be(),
+    };
+    // SAFETY: `fd` is an open socket; `inaddr` is a live in_addr and the length passed is
+    // its size, which is what IP_MULTICAST_IF accepts.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&inaddr as *const libc::in_addr).cast(),
+            std::mem::size_of::<libc::in_addr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl mio::event::Source for UdpLink {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.recv.register(registry, token, interests)
+    }
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.recv.reregister(registry, token, interests)
+    }
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        self.recv.deregister(registry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Interest, Poll, Token};
+
+    /// A UDP port free on loopback right now.
+    fn free_port() -> u16 {
+        UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("ephemeral port")
+    }
+
+    fn wait_readable(poll: &mut Poll, events: &mut Events) {
+        poll.poll(events, Some(std::time::Duration::from_secs(5)))
+            .expect("poll");
+        assert!(!events.is_empty(), "no datagram within 5 s");
+    }
+
+    #[test]
+    fn ucast_on_loopback_sends_to_itself_and_is_readable_through_mio() {
+        let port = free_port();
+        let mut link = UdpLink::ucast("lo", "127.0.0.1", port).expect("ucast on lo");
+        assert_eq!(link.kind(), Kind::Ucast);
+        assert_eq!(link.name(), "lo");
+        assert_eq!(
+            link.destination(),
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+        );
+        assert_eq!(
+            link.started_messages().last().unwrap(),
+            &format!("glib: ucast: started on port {port} interface lo to 127.0.0.1")
+        );
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(4);
+        poll.registry()
+            .register(&mut link, Token(7), Interest::READABLE)
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        assert!(link.recv(&mut buf).unwrap().is_none(), "nothing yet");
+        link.send(b"###\nhello,%%%\n").unwrap();
+        wait_readable(&mut poll, &mut events);
+        assert_eq!(events.iter().next().unwrap().token(), Token(7));
+        let (n, from) = link.recv(&mut buf).unwrap().expect("datagram");
+        assert_eq!(&buf[..n], b"###\nhello,%%%\n");
+        assert_eq!(from.ip(), std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_ne!(from.port(), port, "sent from an unbound (ephemeral) socket");
+    }
+
+    #[test]
+    fn receive_accepts_any_source_port() {
+        let port = free_port();
+        let link = UdpLink::ucast("lo", "127.0.0.1", port).expect("ucast on lo");
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        other.send_to(b"x", ("127.0.0.1", port)).unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(4);
+        let mut link = link;
+        poll.registry()
+            .register(&mut link, Token(1), Interest::READABLE)
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let got = match link.recv(&mut buf).unwrap() {
+            Some(r) => r,
+            None => {
+                wait_readable(&mut poll, &mut events);
+                link.recv(&mut buf).unwrap().expect("datagram")
+            }
+        };
+        assert_eq!(got.0, 1);
+        assert_eq!(got.1, other.local_addr().unwrap());
+    }
+
+    #[test]
+    fn bcast_on_an_interface_without_broadcast_is_an_error() {
+        match UdpLink::bcast("lo", free_port()) {
+            Err(UdpError::NoAddress { iface, what }) => {
+                assert_eq!((iface.as_str(), what), ("lo", "broadcast"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(UdpLink::bcast("no-such-if0", 694).is_err());
+    }
+
+    #[test]
+    fn unknown_interface_and_peer_are_errors() {
+        let e = UdpLink::ucast("no-such-if0", "127.0.0.1", free_port()).unwrap_err();
+        assert!(
+            e.to_string().contains("no-such-if0: SO_BINDTODEVICE"),
+            "{e}"
+        );
+        let e = UdpLink::ucast("lo", "::1", free_port()).unwrap_err();
+        assert!(matches!(e, UdpError::Resolve { .. }));
+        let e =
+            UdpLink::mcast("no-such-if0", Ipv4Addr::new(225, 0, 0, 1), 694, 1, false).unwrap_err();
+        assert!(matches!(e, UdpError::NoAddress { .. }));
+    }
+}
