@@ -130,3 +130,39 @@ fn send_arp_command_updates_a_neighbour() {
         return;
     };
 }
+
+#[test]
+fn native_ipaddr_resource_matches_the_script() {
+    use heartbeat_rs::sys::native_ip::run;
+    use heartbeat_rs::sys::script::{Exit, Op};
+    let Some(()) = in_netns(|| {
+        let st = run("IPaddr2", "10.9.0.100", Op::Status, None);
+        assert_eq!(st.outcome.output, b"INFO:  Resource is stopped\n");
+        let s = run("IPaddr2", "10.9.0.100", Op::Start, None);
+        assert_eq!(s.outcome.exit, Exit::Code(0));
+        assert_eq!(s.outcome.output, b"INFO:  Success\n");
+        let (iface, mut ann) = s.announce.expect("announce after a real add");
+        assert_eq!(iface, "d0");
+        let sender = heartbeat_rs::sys::arp::ArpSender::open(&iface).expect("sender");
+        let mut frames = 1;
+        while let Some(gap) = ann.fire(&sender).expect("send") {
+            assert_eq!(gap, Duration::from_millis(100));
+            frames += 1;
+        }
+        assert_eq!(frames, 10, "5 request/reply pairs");
+        assert!(neigh_of("10.9.0.100").contains("lladdr"));
+        let again = run("IPaddr2", "10.9.0.100", Op::Start, None);
+        assert!(
+            again.outcome.ok() && again.announce.is_none(),
+            "idempotent start"
+        );
+        assert!(run("IPaddr2", "10.9.0.100", Op::Status, None).outcome.ok());
+        assert!(run("IPaddr2", "10.9.0.100", Op::Stop, None).outcome.ok());
+        assert!(run("IPaddr2", "10.9.0.100", Op::Stop, None).outcome.ok());
+        assert!(!run("IPaddr2", "10.9.0.100", Op::Status, None).outcome.ok());
+        let far = run("IPaddr2", "10.8.0.1", Op::Start, None);
+        assert_eq!(far.outcome.exit, Exit::Code(6));
+    }) else {
+        return;
+    };
+}

@@ -20,6 +20,8 @@ pub mod fifo;
 pub mod fuzzing;
 /// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
+/// IPaddr/IPaddr2 in-process: the failover path without a shell.
+pub mod native_ip;
 /// IPv4 service addresses via rtnetlink; heartbeat's `ip[/nm[/if[/bcast]]]`.
 pub mod netaddr;
 /// systemd readiness / watchdog notifications.
