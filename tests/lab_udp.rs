@@ -143,6 +143,19 @@ fn ucast_reaches_the_configured_peer() {
         UdpLink::ucast("veth-b", "10.199.0.1", 694).expect("ucast b")
     });
     assert_eq!(exchange(&a, &mut b, b"hb"), (b"hb".to_vec(), IpAddr::V4(A)));
+    // A medium whose interface goes down reports it on send (the loop logs and carries on)
+    // and works again once the link is back.
+    ip(&["-n", &lab.ns[0], "link", "set", "veth-a", "down"]);
+    let err = a.send(b"lost").expect_err("interface down");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::ENETDOWN | libc::ENETUNREACH)),
+        "{err}"
+    );
+    ip(&["-n", &lab.ns[0], "link", "set", "veth-a", "up"]);
+    assert_eq!(
+        exchange(&a, &mut b, b"back"),
+        (b"back".to_vec(), IpAddr::V4(A))
+    );
 }
 
 #[test]

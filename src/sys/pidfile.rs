@@ -65,6 +65,8 @@ pub enum PidfileError {
     },
     /// Another live process holds the pid file.
     AlreadyRunning(i32),
+    /// `-R` refused (see [`check_reexec`]).
+    Refused(ReexecRefusal),
 }
 
 impl fmt::Display for PidfileError {
@@ -76,6 +78,7 @@ impl fmt::Display for PidfileError {
             PidfileError::AlreadyRunning(pid) => {
                 write!(f, "heartbeat: already running [pid {pid}].")
             }
+            PidfileError::Refused(r) => r.fmt(f),
         }
     }
 }
@@ -162,6 +165,45 @@ pub fn lock(path: &Path, pid: i32) -> Result<(), PidfileError> {
     })();
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// Why a re-executed daemon (`heartbeat -R`, §4.12) must not continue.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReexecRefusal {
+    /// No live daemon named in the pid file: `ERROR: heartbeat is not running.`, exit 6.
+    NotRunning,
+    /// The pid file names another live process:
+    /// `ERROR: Heartbeat already running [pid N].`, exit 1.
+    OtherRunning(i32),
+}
+
+impl ReexecRefusal {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReexecRefusal::NotRunning => 6,
+            ReexecRefusal::OtherRunning(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for ReexecRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReexecRefusal::NotRunning => f.write_str("heartbeat is not running."),
+            ReexecRefusal::OtherRunning(pid) => {
+                write!(f, "Heartbeat already running [pid {pid}].")
+            }
+        }
+    }
+}
+
+/// `-R`: the re-exec keeps the pid, so the pid file must name us.
+pub fn check_reexec(path: &Path, my_pid: i32) -> Result<(), PidfileError> {
+    match status(path)? {
+        Status::Running(pid) if pid == my_pid => Ok(()),
+        Status::Running(pid) => Err(PidfileError::Refused(ReexecRefusal::OtherRunning(pid))),
+        Status::Stopped | Status::Stale(_) => Err(PidfileError::Refused(ReexecRefusal::NotRunning)),
+    }
 }
 
 /// What `heartbeat -k` did.
@@ -280,6 +322,29 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), format_pid(me));
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn reexec_requires_the_pid_file_to_name_us() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("heartbeat.pid");
+        let me = std::process::id() as i32;
+        let refused = |r: Result<(), PidfileError>| match r {
+            Err(PidfileError::Refused(x)) => x,
+            other => panic!("{other:?}"),
+        };
+        let r = refused(check_reexec(&p, me));
+        assert_eq!(
+            (r.to_string().as_str(), r.exit_code()),
+            ("heartbeat is not running.", 6)
+        );
+        fs::write(&p, format_pid(1)).unwrap(); // pid 1: alive, not us
+        let r = refused(check_reexec(&p, me));
+        assert_eq!(r, ReexecRefusal::OtherRunning(1));
+        assert_eq!(r.to_string(), "Heartbeat already running [pid 1].");
+        assert_eq!(r.exit_code(), 1);
+        fs::write(&p, format_pid(me)).unwrap();
+        check_reexec(&p, me).unwrap();
     }
 
     #[test]

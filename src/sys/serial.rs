@@ -150,6 +150,9 @@ impl TtyLock {
                 format!("{} is locked by pid {pid}", device.display()),
             )),
             Err(crate::sys::pidfile::PidfileError::Io { err, .. }) => Err(err),
+            Err(e @ crate::sys::pidfile::PidfileError::Refused(_)) => {
+                Err(io::Error::other(e.to_string()))
+            }
         }
     }
 
