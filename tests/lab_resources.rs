@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 
+mod common;
+
 static LAB: Mutex<()> = Mutex::new(());
 
 const VIP: &str = "192.0.2.100";
@@ -20,15 +22,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `$HB_SHARED`, else the first `shared/` found walking up from the crate.
+/// The shared lab (`shared/lab/netlab`) via the one shared-directory helper; `None` (skip)
+/// instead of its panic when there is no shared directory.
 fn shared() -> Option<PathBuf> {
-    if let Some(s) = std::env::var_os("HB_SHARED") {
-        return Some(PathBuf::from(s));
-    }
-    repo()
-        .ancestors()
-        .map(|a| a.join("shared"))
-        .find(|p| p.join("lab/netlab").exists())
+    std::panic::catch_unwind(common::shared_dir)
+        .ok()
+        .filter(|s| s.join("lab/netlab").exists())
 }
 
 struct Lab {
