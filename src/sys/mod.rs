@@ -34,6 +34,9 @@ pub mod ping;
 pub mod reboot;
 /// SIGHUP: which configuration files changed.
 pub mod reload;
+/// Fuzz entry point of the resource parsers (also replayed by `cargo test`).
+#[doc(hidden)]
+pub mod resource_fuzzing;
 /// Resource operations: resolution, invocation, status interpretation, timeouts.
 pub mod script;
 /// The `send_arp`-compatible command and paced announcements.
