@@ -166,3 +166,55 @@ fn native_ipaddr_resource_matches_the_script() {
         return;
     };
 }
+
+#[test]
+fn unsolicited_neighbour_advertisement_reaches_the_peer() {
+    let Some(()) = in_netns(|| {
+        sh(
+            "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.d0.disable_ipv6=0 \
+            net.ipv6.conf.d1.disable_ipv6=0 net.ipv6.conf.d1.accept_untracked_na=1; \
+            ip -6 addr add 2001:db8::1/64 dev d1 nodad; \
+            ip -6 addr add 2001:db8::100/64 dev d0 nodad",
+        );
+        let addr: std::net::Ipv6Addr = "2001:db8::100".parse().expect("addr");
+        let na = heartbeat_rs::sys::ndp::NaSender::open("d0", addr).expect("open");
+        na.send().expect("send");
+        let mac = iface_mac("d0").expect("mac");
+        let want = mac.map(|b| format!("{b:02x}")).join(":");
+        let mut seen = String::new();
+        for _ in 0..200 {
+            seen = sh("ip -6 neigh show dev d1 to 2001:db8::100");
+            if seen.contains("lladdr") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(seen.contains(&format!("lladdr {want}")), "{seen:?}");
+
+        // The same through the send_arp binary called as send_ua (IPv6addr's command).
+        sh("ip -6 neigh flush dev d1");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ua = dir.path().join("send_ua");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_send_arp"), &ua).expect("link");
+        let out = Command::new(&ua)
+            .args(["-i", "10", "-c", "2", "2001:db8::100", "64", "d0"])
+            .output()
+            .expect("send_ua");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut seen = String::new();
+        for _ in 0..200 {
+            seen = sh("ip -6 neigh show dev d1 to 2001:db8::100");
+            if seen.contains("lladdr") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(seen.contains(&format!("lladdr {want}")), "{seen:?}");
+    }) else {
+        return;
+    };
+}

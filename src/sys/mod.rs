@@ -22,6 +22,8 @@ pub mod fuzzing;
 pub mod log;
 /// IPaddr/IPaddr2 in-process: the failover path without a shell.
 pub mod native_ip;
+/// Unsolicited neighbour advertisements (IPv6's gratuitous ARP).
+pub mod ndp;
 /// IPv4 service addresses via rtnetlink; heartbeat's `ip[/nm[/if[/bcast]]]`.
 pub mod netaddr;
 /// systemd readiness / watchdog notifications.
