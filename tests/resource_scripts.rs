@@ -397,13 +397,15 @@ done
 $R/IPaddr2 10.9.0.101/255.255.255.0/d0:web/10.9.0.127 start; echo "rc=$?"
 ip -o -4 addr show dev d0 | grep ' 10.9.0.101/' | sed 's/.*inet //; s/ scope.* \(d0:web\).*/ \1/'
 $R/IPaddr 10.9.0.101 stop; echo "rc=$?"
+$R/IPaddr 10.9.0.102/25 start >/dev/null; ip -o -4 addr show dev d0 | grep -c ' 10.9.0.102/25 brd 10.9.0.127 '
+$R/IPaddr 10.9.0.102 stop >/dev/null
 $R/IPaddr 10.8.0.100 start; echo "rc=$?"
 "#,
     );
     let once = "INFO:  Resource is stopped\nrc=7\nINFO:  Success\nrc=0\nINFO:  Success\nrc=0\n\
                 count=1\nINFO:  Running OK\nrc=0\nINFO:  Success\nrc=0\nINFO:  Success\nrc=0\ncount=0\n";
     let expected = format!(
-        "{once}{once}INFO:  Success\nrc=0\n10.9.0.101/24 brd 10.9.0.127 d0:web\nINFO:  Success\nrc=0\n\
+        "{once}{once}INFO:  Success\nrc=0\n10.9.0.101/24 brd 10.9.0.127 d0:web\nINFO:  Success\nrc=0\n1\n\
          ERROR: Unable to find nic or netmask for 10.8.0.100 (no connected route covers it)\n\
          ERROR:  Program is not configured\nrc=6\n"
     );
