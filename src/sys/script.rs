@@ -183,19 +183,22 @@ impl Outcome {
 /// stopped; otherwise `running`, `Running` or `OK` anywhere means running. Hence the quirks:
 /// `NOT OK` is running, `RUNNING` is stopped, empty output is stopped.
 pub fn status_says_running(out: &[u8]) -> bool {
-    let has_running = |s: &[u8]| find(s, b"running").or_else(|| find(s, b"Running"));
-    let mut i = 0;
-    while i + 4 <= out.len() {
-        let w = &out[i..i + 4];
-        if w[..3].eq_ignore_ascii_case(b"not")
-            && w[3] == b' '
-            && has_running(&out[i + 4..]).is_some()
-        {
+    // "not " followed later by running  <=>  the first "not " starts at least 4 bytes
+    // before the last "running"/"Running" (linear, whatever the output).
+    let first_not = out
+        .windows(4)
+        .position(|w| w[..3].eq_ignore_ascii_case(b"not") && w[3] == b' ');
+    let last_running = rfind(out, b"running").max(rfind(out, b"Running"));
+    if let (Some(n), Some(r)) = (first_not, last_running) {
+        if r >= n + 4 {
             return false;
         }
-        i += 1;
     }
-    has_running(out).is_some() || find(out, b"OK").is_some()
+    last_running.is_some() || find(out, b"OK").is_some()
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -419,6 +422,45 @@ mod tests {
         // the negation needs "running" AFTER it
         assert!(running("running; not stopped"));
         assert!(!running("running; not running"));
+    }
+
+    /// The definition of §2.6 written the slow, obvious way.
+    fn reference(out: &[u8]) -> bool {
+        let has = |s: &[u8], w: &[u8]| s.windows(w.len()).any(|x| x == w);
+        let negated = (0..out.len()).any(|i| {
+            out.get(i..i + 4).is_some_and(|w| {
+                w[..3].eq_ignore_ascii_case(b"not")
+                    && w[3] == b' '
+                    && (has(&out[i + 4..], b"running") || has(&out[i + 4..], b"Running"))
+            })
+        });
+        !negated && (has(out, b"running") || has(out, b"Running") || has(out, b"OK"))
+    }
+
+    #[test]
+    fn linear_status_matches_the_definition() {
+        let words: [&[u8]; 8] = [
+            b"not ", b"NoT ", b"running", b"Running", b"OK", b"RUNNING", b"x", b" ",
+        ];
+        // every sequence of up to 4 words
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let next: Vec<Vec<u8>> = cases
+                .iter()
+                .flat_map(|c| words.iter().map(move |w| [c.as_slice(), w].concat()))
+                .collect();
+            cases.extend(next);
+        }
+        for c in &cases {
+            assert_eq!(
+                status_says_running(c),
+                reference(c),
+                "{:?}",
+                String::from_utf8_lossy(c)
+            );
+        }
+        // overlapping: "not running" where the "running" starts inside nothing else
+        assert!(!status_says_running(b"notrunning not running"));
     }
 
     #[test]
