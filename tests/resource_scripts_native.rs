@@ -218,3 +218,58 @@ fn unsolicited_neighbour_advertisement_reaches_the_peer() {
         return;
     };
 }
+
+/// heartbeat's own resource.d wrappers (Debian heartbeat + resource-agents), unmodified,
+/// run through sys::script.
+#[test]
+fn heartbeats_own_ipaddr2_wrapper_runs_unmodified() {
+    use heartbeat_rs::sys::script::{Context, Op, Request, ScriptDirs, run_blocking};
+    if !std::path::Path::new("/etc/ha.d/resource.d/IPaddr2").exists()
+        || !std::path::Path::new("/usr/lib/ocf/resource.d/heartbeat/IPaddr2").exists()
+    {
+        eprintln!("SKIP: heartbeat/resource-agents not installed");
+        return;
+    }
+    let Some(()) = in_netns(|| {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ctx = Context {
+            dirs: ScriptDirs::default(),
+            env: [
+                ("HA_CURHOST", "node1"),
+                ("HA_DIR", "/etc/ha.d"),
+                ("HA_FUNCS", "/etc/ha.d/shellfuncs"),
+                ("HA_DATEFMT", "%Y/%m/%d_%T\t"),
+                ("HA_LOGFILE", ""),
+                ("HA_DEBUGLOG", ""),
+                ("HA_LOGD", "no"),
+                ("OCF_ROOT", "/usr/lib/ocf"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            debuglog: Some(tmp.path().join("ha-debug")),
+            capture_dir: tmp.path().to_path_buf(),
+        };
+        let req = |op| Request {
+            script: "IPaddr2".into(),
+            args: vec!["10.9.0.100/24/d0".into()],
+            op,
+            timeout: Some(Duration::from_secs(60)),
+        };
+        let st = run_blocking(&ctx, &req(Op::Status)).expect("status");
+        assert_eq!(
+            String::from_utf8_lossy(&st.output),
+            "INFO:  Resource is stopped\n"
+        );
+        assert!(!st.ok());
+        assert!(run_blocking(&ctx, &req(Op::Start)).expect("start").ok());
+        assert!(run_blocking(&ctx, &req(Op::Status)).expect("status").ok());
+        assert!(sh("ip -o -4 addr show dev d0").contains(" 10.9.0.100/24 "));
+        assert!(run_blocking(&ctx, &req(Op::Stop)).expect("stop").ok());
+        assert!(!sh("ip -o -4 addr show dev d0").contains(" 10.9.0.100/"));
+        let dbg = std::fs::read_to_string(tmp.path().join("ha-debug")).unwrap_or_default();
+        assert!(dbg.contains("INFO:  Success"), "{dbg}");
+    }) else {
+        return;
+    };
+}
