@@ -105,7 +105,7 @@ fn start_prints_done_and_a_blank_line_or_the_failure() {
     assert_eq!(r.code, 6);
     assert_eq!(
         r.out,
-        "Starting High-Availability services:  Heartbeat failure [rc=6]. Failed.\nERROR: start failed\n"
+        "Starting High-Availability services:  Heartbeat failure [rc=6]. Failed.\n\nERROR: start failed\n\n"
     );
 }
 
@@ -117,7 +117,7 @@ fn stop_runs_heartbeat_k() {
     let r = run(dir.path(), "stop", &[]);
     assert_eq!(
         (r.code, r.out.as_str()),
-        (0, "Stopping High-Availability services: Done.\n")
+        (0, "Stopping High-Availability services: Done.\n\n")
     );
     let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
     assert_eq!(calls, "-k\n");
@@ -132,17 +132,14 @@ fn reload_always_exits_0() {
     let dir = setup(true);
     let r = run(dir.path(), "reload", &[("STUB_R", "6")]);
     assert_eq!(r.code, 0);
-    assert!(
-        r.out.starts_with(
-            "Reloading High-Availability services:  Heartbeat failure [rc=6]. Failed."
-        ),
-        "{}",
-        r.out
+    assert_eq!(
+        r.out,
+        "Reloading High-Availability services:  Heartbeat failure [rc=6]. Failed.\n\n"
     );
     let r = run(dir.path(), "force-reload", &[]);
     assert_eq!(
         (r.code, r.out.as_str()),
-        (0, "Reloading High-Availability services: Done.\n")
+        (0, "Reloading High-Availability services: Done.\n\n")
     );
 }
 
@@ -176,10 +173,30 @@ fn standby_refuses_in_legacy_mode_and_when_not_running() {
             "auto_failback is set to legacy.  Cannot enter standby.\n"
         )
     );
+    std::fs::write(dir.path().join("ha.d/ha.cf"), "Auto_Failback ON\n").unwrap();
+    let hb_standby = dir.path().join("bin/hb_standby");
+    std::fs::write(&hb_standby, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&hb_standby, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(dir.path(), "standby", &[("STUB_S", "0")]);
+    assert_eq!(
+        (r.code, r.out.as_str()),
+        (
+            0,
+            "auto_failback: on\nAttempting to enter standby modeDone.\n"
+        )
+    );
     std::fs::write(dir.path().join("ha.d/ha.cf"), "keepalive 1\n").unwrap();
     let r = run(dir.path(), "standby", &[]);
     assert_eq!(
         r.out,
         "auto_failback defaulted to legacy.  Cannot enter standby.\n"
     );
+}
+
+#[test]
+fn without_the_daemon_binary_the_script_does_nothing() {
+    let dir = setup(true);
+    std::fs::remove_file(dir.path().join("bin/heartbeat")).unwrap();
+    let r = run(dir.path(), "start", &[]);
+    assert_eq!((r.code, r.out.as_str()), (0, ""));
 }

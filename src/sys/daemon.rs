@@ -13,7 +13,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, chdir, fork, setsid};
 
 use crate::config::{Config, Facility, NodeName};
-use crate::sys::log::{Level, strerror};
+use crate::sys::log::Level;
 
 /// Where heartbeat's daemon runs (and dumps core): `/var/lib/heartbeat/cores/root`.
 pub const CORES_DIR: &str = "/var/lib/heartbeat/cores/root";
@@ -159,25 +159,20 @@ pub fn make_realtime(priority: i32) -> Vec<(Level, String)> {
     let rc = unsafe {
         libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
     };
+    // Texts as in cluster-glue's realtime support (its string table); heartbeat logs no
+    // errno with them.
     if rc != 0 {
-        let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
         out.push((
             Level::Error,
-            format!(
-                "Unable to set scheduler priority to {priority}: {}",
-                strerror(e)
-            ),
+            "Unable to set scheduler parameters.".to_owned(),
         ));
     }
-    if let Err(e) = mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
-        let text = match e {
-            nix::errno::Errno::ENOMEM | nix::errno::Errno::EAGAIN | nix::errno::Errno::EPERM => {
-                "Cannot lock ourselves into memory:  System limits on locked-in memory are too small."
-                    .to_owned()
-            }
-            other => format!("Cannot lock ourselves into memory: {}", strerror(other as i32)),
-        };
-        out.push((Level::Error, text));
+    if mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).is_err() {
+        out.push((
+            Level::Error,
+            "Cannot lock ourselves into memory:  System limits on locked-in memory are too small."
+                .to_owned(),
+        ));
     }
     out
 }

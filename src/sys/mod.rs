@@ -20,6 +20,8 @@ pub mod fifo;
 pub mod fuzzing;
 /// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
+/// A configured medium opened as its link (UDP or serial).
+pub mod media;
 /// IPaddr/IPaddr2 in-process: the failover path without a shell.
 pub mod native_ip;
 /// Unsolicited neighbour advertisements (IPv6's gratuitous ARP).

@@ -20,6 +20,10 @@ pub const STATE_DIR: &str = "/var/lib/heartbeat";
 pub const GENERATION_FILE: &str = "hb_generation";
 pub const UUID_FILE: &str = "hb_uuid";
 
+/// What heartbeat logs (ERROR) before exiting when the generation cannot be read or stored;
+/// log it followed by the [`StateError`] for the detail.
+pub const GENERATION_FAILURE: &str = "Cannot get/increment generation number";
+
 /// `hbgenmethod`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GenMethod {

@@ -313,6 +313,23 @@ impl UdpLink {
         &self.started
     }
 
+    /// The ERROR line heartbeat's plugin logs for a failed send (text from the 3.0.6
+    /// plugins' string table; the function name is the plugin's write routine).
+    pub fn send_error_message(&self, len: usize, err: &io::Error) -> String {
+        let func = match self.kind {
+            Kind::Bcast => "bcast_write",
+            Kind::Ucast => "ucast_write",
+            Kind::Mcast => "mcast_write",
+        };
+        format!(
+            "glib: {func}: Unable to send HBcomm packet {} {}:{} len={len} [-1]: {}",
+            self.iface,
+            self.dest.ip(),
+            self.dest.port(),
+            crate::sys::log::strerror(err.raw_os_error().unwrap_or(0))
+        )
+    }
+
     /// Sends one heartbeat datagram to the medium's destination.
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         let n = self.send.send_to(bytes, self.dest)?;
@@ -428,6 +445,12 @@ mod tests {
         assert_eq!(&buf[..n], b"###\nhello,%%%\n");
         assert_eq!(from.ip(), std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_ne!(from.port(), port, "sent from an unbound (ephemeral) socket");
+        assert_eq!(
+            link.send_error_message(230, &io::Error::from_raw_os_error(libc::ENETUNREACH)),
+            format!(
+                "glib: ucast_write: Unable to send HBcomm packet lo 127.0.0.1:{port} len=230 [-1]: Network is unreachable"
+            )
+        );
     }
 
     #[test]

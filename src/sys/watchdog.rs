@@ -37,6 +37,9 @@ pub enum WatchdogEvent {
     Opened(PathBuf),
     /// ERROR `Cannot open watchdog device: DEVICE` (not fatal: run without a watchdog).
     OpenFailed(PathBuf, io::Error),
+    /// `Set watchdog timer to N seconds.` (heartbeat's text; logged at debug here, as the
+    /// 3.0.6 logs of a lab without a watchdog cannot show its level).
+    TimeoutSet(i32),
     /// `WDIOC_SETTIMEOUT: Failed to set watchdog timer to N seconds.` + errno (ignored).
     SetTimeoutFailed(i32, nix::errno::Errno),
     /// `Watchdog write failure: closing DEVICE!` (the watchdog is abandoned).
@@ -49,6 +52,7 @@ impl WatchdogEvent {
     pub fn level(&self) -> Level {
         match self {
             WatchdogEvent::Opened(_) => Level::Notice,
+            WatchdogEvent::TimeoutSet(_) => Level::Debug,
             _ => Level::Error,
         }
     }
@@ -58,6 +62,7 @@ impl fmt::Display for WatchdogEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WatchdogEvent::Opened(p) => write!(f, "Using watchdog device: {}", p.display()),
+            WatchdogEvent::TimeoutSet(n) => write!(f, "Set watchdog timer to {n} seconds."),
             WatchdogEvent::OpenFailed(p, _) => {
                 write!(f, "Cannot open watchdog device: {}", p.display())
             }
@@ -111,8 +116,9 @@ impl Watchdog {
             let mut arg: libc::c_int = secs;
             // SAFETY: `file` is an open descriptor for the call's duration and `arg` is a
             // live c_int the kernel reads and writes back (WDIOC_SETTIMEOUT is _IOWR).
-            if let Err(e) = unsafe { wdioc_settimeout(file.as_raw_fd(), &mut arg) } {
-                events.push(WatchdogEvent::SetTimeoutFailed(secs, e));
+            match unsafe { wdioc_settimeout(file.as_raw_fd(), &mut arg) } {
+                Ok(_) => events.push(WatchdogEvent::TimeoutSet(arg)),
+                Err(e) => events.push(WatchdogEvent::SetTimeoutFailed(secs, e)),
             }
         }
         (
