@@ -265,3 +265,58 @@ fn lab_filesystem_on_a_loop_image() {
     );
     assert!(Path::new(&img).exists());
 }
+
+/// The point of the gratuitous ARP: the client already has node1's MAC cached for the
+/// address; after node1 dies and node2 starts IPaddr2, the client must switch to node2's
+/// MAC at once (without it, only when its ARP entry goes stale, tens of seconds later).
+#[test]
+fn lab_takeover_moves_the_clients_arp_entry_to_the_new_node() {
+    let _g = lock();
+    let Some(lab) = Lab::up(2) else {
+        return;
+    };
+    probe_sees_gratuitous_arp_and_replies(&lab, &format!("$R/IPaddr2 {VIP}/24/eth0 start"), None);
+    let crash = lab.run(&["crash", "node1"]);
+    assert!(crash.status.success(), "{}", text(&crash));
+
+    let mut probe = lab.probe(20, Some("node2"));
+    let stdout = probe.stdout.take().expect("probe stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(());
+            lines.push(l);
+        }
+        lines
+    });
+    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let out = lab.sh("node2", &format!("$R/IPaddr2 {VIP}/24/eth0 start"));
+    assert!(out.status.success(), "{}", text(&out));
+    let st = probe.wait().expect("probe");
+    let lines = reader.join().unwrap_or_default();
+    let p = lines.join("\n");
+    eprintln!("{p}");
+    assert!(st.success(), "the client never reached node2: {p}");
+    let node2 = "02:48:42:00:00:0c";
+    assert!(
+        p.contains(&format!("ARP {VIP} is-at {node2} (node2) gratuitous")),
+        "{p}"
+    );
+    let up = lines
+        .iter()
+        .find(|l| l.contains(&format!("UP {VIP} via {node2} (node2)")))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|e| e.parse::<f64>().ok())
+        .expect("UP line");
+    // Figure for the report: script start to the client's first reply from node2.
+    eprintln!(
+        "FIGURE: IPaddr2 start on node2 -> client reaches node2: {:.3} s",
+        up - t0
+    );
+    assert!(up - t0 < 5.0, "took {:.3} s", up - t0);
+}
