@@ -22,6 +22,12 @@ pub mod fuzzing;
 pub mod log;
 /// A configured medium opened as its link (UDP or serial).
 pub mod media;
+/// IPaddr/IPaddr2 in-process: the failover path without a shell.
+pub mod native_ip;
+/// Unsolicited neighbour advertisements (IPv6's gratuitous ARP).
+pub mod ndp;
+/// IPv4 service addresses via rtnetlink; heartbeat's `ip[/nm[/if[/bcast]]]`.
+pub mod netaddr;
 /// systemd readiness / watchdog notifications.
 pub mod notify;
 /// `/run/heartbeat.pid`, `-s` / `-k`.
@@ -32,6 +38,13 @@ pub mod ping;
 pub mod reboot;
 /// SIGHUP: which configuration files changed.
 pub mod reload;
+/// Fuzz entry point of the resource parsers (also replayed by `cargo test`).
+#[doc(hidden)]
+pub mod resource_fuzzing;
+/// Resource operations: resolution, invocation, status interpretation, timeouts.
+pub mod script;
+/// The `send_arp`-compatible command and paced announcements.
+pub mod send_arp;
 /// Serial media: termios, `>>>`/`<<<` framing, UUCP lock.
 pub mod serial;
 /// Signals into mio (signalfd).

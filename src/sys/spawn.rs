@@ -56,13 +56,27 @@ impl Exit {
 }
 
 /// Starts `spec`; returns the child's pid (also its process group id).
-#[allow(clippy::disallowed_methods)] // the edge is where processes are spawned
 pub fn spawn(spec: &Spec) -> io::Result<i32> {
+    spawn_capturing(spec, None)
+}
+
+/// [`spawn`], but with stdout alone written to `stdout` (truncated) when given: the status
+/// output ResourceManager reads (stderr still goes to `spec.output`).
+#[allow(clippy::disallowed_methods)] // the edge is where processes are spawned
+pub fn spawn_capturing(spec: &Spec, stdout: Option<&std::path::Path>) -> io::Result<i32> {
     let out = match &spec.output {
         Some(p) => OpenOptions::new().append(true).create(true).open(p)?,
         None => OpenOptions::new().write(true).open("/dev/null")?,
     };
     let err = out.try_clone()?;
+    let out = match stdout {
+        Some(p) => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(p)?,
+        None => out,
+    };
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .env_remove(crate::sys::notify::ENV_SOCKET)
