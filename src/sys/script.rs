@@ -189,10 +189,10 @@ pub fn status_says_running(out: &[u8]) -> bool {
         .windows(4)
         .position(|w| w[..3].eq_ignore_ascii_case(b"not") && w[3] == b' ');
     let last_running = rfind(out, b"running").max(rfind(out, b"Running"));
-    if let (Some(n), Some(r)) = (first_not, last_running) {
-        if r >= n + 4 {
-            return false;
-        }
+    if let (Some(n), Some(r)) = (first_not, last_running)
+        && r >= n + 4
+    {
+        return false;
     }
     last_running.is_some() || find(out, b"OK").is_some()
 }
@@ -360,11 +360,12 @@ pub fn run_blocking(ctx: &Context, req: &Request) -> Result<Outcome, ScriptError
             return Ok(o);
         }
         let now = Instant::now();
-        if let Some(d) = r.deadline {
-            if now >= d && !r.killed {
-                r.kill();
-                continue;
-            }
+        if let Some(d) = r.deadline
+            && now >= d
+            && !r.killed
+        {
+            r.kill();
+            continue;
         }
         // Wait for the exit (pidfd) up to the deadline; without a pidfd, re-check every
         // 10 ms.

@@ -57,7 +57,7 @@ impl Announcer {
         if self.remaining_frames == 0 {
             return None;
         }
-        let op = if self.remaining_frames % 2 == 0 {
+        let op = if self.remaining_frames.is_multiple_of(2) {
             Op::Request
         } else {
             Op::Reply
@@ -166,10 +166,10 @@ pub fn send_arp_main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
     };
-    if let Some(p) = &a.pidfile {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            eprintln!("send_arp: cannot write pid file {}: {e}", p.display());
-        }
+    if let Some(p) = &a.pidfile
+        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+    {
+        eprintln!("send_arp: cannot write pid file {}: {e}", p.display());
     }
     // An explicit MAC is checked but the interface's own is sent: the callers
     // (IPaddr2) pass the interface's MAC anyway.
