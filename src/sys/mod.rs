@@ -7,6 +7,38 @@
 //! `unsafe` is allowed per file, only where nix has no safe wrapper, each use with a
 //! `// SAFETY:` comment.
 
+/// Implements `mio::event::Source` for a type that wraps one pollable file descriptor,
+/// by registering that field's raw fd (most OS objects here are exactly that).
+macro_rules! fd_source {
+    ($ty:ty, $field:ident) => {
+        impl mio::event::Source for $ty {
+            fn register(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.$field.as_raw_fd()).register(registry, token, interests)
+            }
+            fn reregister(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.$field.as_raw_fd()).reregister(registry, token, interests)
+            }
+            fn deregister(&mut self, registry: &mio::Registry) -> std::io::Result<()> {
+                use std::os::fd::AsRawFd;
+                mio::unix::SourceFd(&self.$field.as_raw_fd()).deregister(registry)
+            }
+        }
+    };
+}
+use fd_source;
+
 /// Gratuitous ARP (AF_PACKET) for re-announcing addresses.
 pub mod arp;
 /// Monotonic and wall clocks; poll timeouts from the core's deadline.

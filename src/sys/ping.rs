@@ -141,27 +141,7 @@ pub fn resolve(host: &str) -> Option<Ipv4Addr> {
     })
 }
 
-impl mio::event::Source for PingSocket {
-    fn register(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.fd.as_raw_fd()).register(registry, token, interests)
-    }
-    fn reregister(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        mio::unix::SourceFd(&self.fd.as_raw_fd()).reregister(registry, token, interests)
-    }
-    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        mio::unix::SourceFd(&self.fd.as_raw_fd()).deregister(registry)
-    }
-}
+super::fd_source!(PingSocket, fd);
 
 #[cfg(test)]
 mod tests {

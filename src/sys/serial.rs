@@ -277,30 +277,7 @@ impl SerialLink {
     }
 }
 
-impl mio::event::Source for SerialLink {
-    fn register(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        mio::unix::SourceFd(&self.file.as_raw_fd()).register(registry, token, interests)
-    }
-    fn reregister(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        mio::unix::SourceFd(&self.file.as_raw_fd()).reregister(registry, token, interests)
-    }
-    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        mio::unix::SourceFd(&self.file.as_raw_fd()).deregister(registry)
-    }
-}
+super::fd_source!(SerialLink, file);
 
 #[cfg(test)]
 mod tests {
