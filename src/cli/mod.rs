@@ -39,6 +39,10 @@ pub struct Options {
     pub config_dir: PathBuf,
     /// `--authkeys FILE`: an authkeys file to use instead of `<config-dir>/authkeys`.
     pub authkeys: Option<PathBuf>,
+    /// `--node NAME`: validate as that node instead of this machine's name.
+    pub node: Option<String>,
+    /// `--no-host-checks`: skip interface/device/host checks (another machine's config).
+    pub no_host_checks: bool,
 }
 
 /// A command line that could not be understood.
@@ -65,6 +69,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
     let mut mode = None;
     let mut config_dir = PathBuf::from(DEFAULT_CONFIG_DIR);
     let mut authkeys = None;
+    let mut node = None;
+    let mut no_host_checks = false;
     let mut decode_input = None;
     let set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), UsageError> {
         if mode.is_some() {
@@ -83,6 +89,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             Short('V') => set_mode(Mode::Version, &mut mode)?,
             Long("config-dir") => config_dir = parser.value()?.into(),
             Long("authkeys") => authkeys = Some(PathBuf::from(parser.value()?)),
+            Long("node") => node = Some(parser.value()?.string()?),
+            Long("no-host-checks") => no_host_checks = true,
             Value(v)
                 if matches!(mode, Some(Mode::DecodePacket { .. })) && decode_input.is_none() =>
             {
@@ -102,6 +110,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
         mode,
         config_dir,
         authkeys,
+        node,
+        no_host_checks,
     })
 }
 

@@ -2,6 +2,16 @@
 //!
 //! The parsers are pure functions over text; only `load` touches the filesystem.
 
+pub mod authkeys;
+pub mod directives;
+pub mod fuzzing;
+pub mod ha_cf;
+pub mod haresources;
+pub mod load;
 pub mod model;
+pub mod render;
+pub mod resolve;
+pub mod span;
 
 pub use model::*;
+pub use span::{Diagnostic, Pos, Severity};

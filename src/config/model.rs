@@ -413,4 +413,85 @@ pub struct Config {
     /// The recorded parameter table (`cl_status hbparameter -p NAME`): the raw string last
     /// applied for each recorded directive, or its default (§1.2).
     pub parameters: BTreeMap<String, String>,
+    /// This node's name (lower-cased): `--node`, else the nodeinfo/`uname -n` rule (§0).
+    pub local_node: NodeName,
+    pub uuidfrom: UuidFrom,
+    pub hbgenmethod: GenMethod,
+    pub msgfmt: MsgFmt,
+    /// `traditional_compression`.
+    pub traditional_compression: bool,
+    /// `compression_threshold`, in KB.
+    pub compression_threshold: u32,
+    /// `conn_logd_time`: interval between reconnection attempts to the logging daemon.
+    pub conn_logd_time: Duration,
+    pub coredumps: bool,
+    pub coreroot: Option<PathBuf>,
+    /// `memreserve`, in KB.
+    pub memreserve: u32,
+    /// The `logfacility` value as written (`HA_LOGFACILITY` for scripts), `None` if unset.
+    pub logfacility_name: Option<String>,
+}
+
+impl Config {
+    /// The STONITH device this node uses: the last `stonith` line, or `stonith_host` line for
+    /// `*` or this node, in the file (§7.1: each applicable line replaces the previous one).
+    pub fn active_stonith(&self) -> Option<&StonithDirective> {
+        self.stonith.iter().rev().find(|d| match d {
+            StonithDirective::Stonith { .. } => true,
+            StonithDirective::StonithHost { from, .. } => {
+                from.as_ref().is_none_or(|n| *n == self.local_node)
+            }
+        })
+    }
+}
+
+/// `uuidfrom`: where the node UUID comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UuidFrom {
+    File,
+    NodeName,
+}
+
+/// `hbgenmethod`: where the generation number comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GenMethod {
+    File,
+    Time,
+}
+
+/// `msgfmt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MsgFmt {
+    Classic,
+    Netstring,
+}
+
+impl Facility {
+    /// The facility `logfacility NAME` selects; `None` for `none` or an unknown name.
+    pub fn from_name(name: &str) -> Option<Facility> {
+        Some(match name {
+            "auth" => Facility::Auth,
+            "authpriv" => Facility::Authpriv,
+            "cron" => Facility::Cron,
+            "daemon" => Facility::Daemon,
+            "ftp" => Facility::Ftp,
+            "kern" => Facility::Kern,
+            "lpr" => Facility::Lpr,
+            "mail" => Facility::Mail,
+            "news" => Facility::News,
+            "security" => Facility::Security,
+            "syslog" => Facility::Syslog,
+            "user" => Facility::User,
+            "uucp" => Facility::Uucp,
+            "local0" => Facility::Local0,
+            "local1" => Facility::Local1,
+            "local2" => Facility::Local2,
+            "local3" => Facility::Local3,
+            "local4" => Facility::Local4,
+            "local5" => Facility::Local5,
+            "local6" => Facility::Local6,
+            "local7" => Facility::Local7,
+            _ => return None,
+        })
+    }
 }

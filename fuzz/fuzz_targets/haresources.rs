@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzzes the haresources parser through heartbeat_rs::config::fuzzing::haresources (also replayed by
+//! tests/config_corpus.rs).
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| heartbeat_rs::config::fuzzing::haresources(data));
