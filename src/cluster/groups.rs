@@ -142,6 +142,16 @@ impl Groups {
         self.current.is_none() && self.queue.is_empty() && self.op.is_none()
     }
 
+    /// A take of `g` is queued or in progress.
+    pub fn take_pending(&self, g: usize) -> bool {
+        self.op == Some((g, GroupOp::Take))
+            || self
+                .current
+                .iter()
+                .chain(self.queue.iter())
+                .any(|a| a.ops.contains(&(g, GroupOp::Take)))
+    }
+
     pub fn describe(&self, g: usize) -> String {
         let d = &self.defs[g];
         let mut s = d.node.to_string();

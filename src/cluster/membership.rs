@@ -420,11 +420,11 @@ impl Cluster {
         if self.mem.comm_up || self.mem.reqnodes.is_some() {
             return;
         }
-        let accounted = self
-            .mem
-            .nodes
-            .iter()
-            .all(|n| n.heard || n.status == NodeStatus::Dead);
+        let accounted = self.mem.nodes.iter().all(|n| {
+            // "Heard" means a status (or ping reply) here, not just any packet: the
+            // resource manager decides at comm-up from the peer's status.
+            n.kind == Kind::Me || n.last_status.is_some() || n.status == NodeStatus::Dead
+        });
         if !accounted {
             return;
         }
@@ -434,11 +434,9 @@ impl Cluster {
             .nodes
             .iter()
             .any(|n| n.kind == Kind::Normal && n.heard && !n.protocol);
-        let target = self
-            .mem
-            .nodes
-            .iter()
-            .position(|n| n.kind == Kind::Normal && n.heard && n.status != NodeStatus::Dead);
+        let target = self.mem.nodes.iter().position(|n| {
+            n.kind == Kind::Normal && matches!(n.status, NodeStatus::Up | NodeStatus::Active)
+        });
         match target {
             Some(t) if !legacy_peer => {
                 self.mem.reqnodes = Some((t, self.now + REQNODES_RETRY));
@@ -515,8 +513,9 @@ impl Cluster {
         let for_us = p.dest.as_ref().is_none_or(|d| *d == self.me);
         self.mem.nodes[i].heard = true;
         let Some(seq) = p.seq else {
-            // NS_* control messages: no sequence or generation checks (§6 step 6).
-            self.mark_link(i, medium);
+            // NS_* control messages: no sequence or generation checks (§6 step 6). They
+            // keep an up link alive but cannot revive one (they may be replays).
+            self.refresh_link(i, medium);
             if !for_us {
                 return self.drop(DropReason::NotForUs);
             }
@@ -530,6 +529,9 @@ impl Cluster {
             return self.drop(DropReason::OldGeneration);
         }
         let is_status = matches!(p.msg, Msg::Status { .. });
+        let was_dead = self.mem.nodes[i].status == NodeStatus::Dead;
+        // A restart we can vouch for: we knew its previous generation.
+        let new_generation = known != 0 && p.generation > known;
         if p.generation > known {
             self.peer_restarted(i, p.generation, known);
         } else if is_status
@@ -545,9 +547,6 @@ impl Cluster {
             self.notice(Notice::DeadtimeTooSmall);
             self.notice(Notice::TuningFaq);
             self.notice(Notice::HeavyLoadUrl);
-            self.mem.nodes[i].rx_last = 0;
-            self.mem.nodes[i].missing.clear();
-            self.rm_partition_healed(i);
         }
         // Sequence filter.
         let node = &mut self.mem.nodes[i];
@@ -588,7 +587,9 @@ impl Cluster {
                 self.notice(Notice::NoPktsMissing(n));
             }
         } else {
-            self.mark_link(i, medium);
+            // A duplicate (the same packet over another medium) keeps an up link alive but
+            // never revives a dead one: a replay must change nothing.
+            self.refresh_link(i, medium);
             return self.drop(DropReason::Replayed);
         }
         self.mark_link(i, medium);
@@ -601,6 +602,11 @@ impl Cluster {
         }
         if is_status {
             self.on_status(i, &p, seq);
+            if was_dead && self.peer_alive(i) {
+                // Contact with a node we had declared dead: returning after a partition,
+                // restarted while we could not hear it, or never heard before initdead.
+                self.rm_contact_regained(i, new_generation);
+            }
         }
         if !for_us {
             self.check_comm_up();
@@ -620,9 +626,21 @@ impl Cluster {
         n.rx_last = 0;
         n.missing.clear();
         n.last_status_seq = 0;
-        n.last_status = Some(self.now);
+        if known != 0 {
+            // A restart, not a first contact: judge it from now, not from its old status.
+            n.last_status = Some(self.now);
+        }
         if known != 0 {
             self.rm_peer_restarted(i);
+        }
+    }
+
+    fn refresh_link(&mut self, i: usize, medium: usize) {
+        let now = self.now;
+        if let Some(l) = self.mem.nodes[i].links.get_mut(medium)
+            && l.state == LinkState::Up
+        {
+            l.last = Some(now);
         }
     }
 

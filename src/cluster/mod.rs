@@ -234,6 +234,11 @@ impl Cluster {
         }
     }
 
+    /// Dropped-packet counters, indexed by [`DropReason::index`] (cheaper than `status`).
+    pub fn drops(&self) -> [u64; 9] {
+        self.mem.drops
+    }
+
     pub fn config(&self) -> &ClusterConfig {
         &self.cfg
     }
@@ -248,6 +253,8 @@ impl Cluster {
     fn after(&mut self) {
         self.drain_loopback();
         self.pump();
+        self.drain_loopback();
+        self.rm_settle();
         self.drain_loopback();
     }
 

@@ -68,6 +68,16 @@ pub(super) struct Rm {
     handover_at: Option<Instant>,
     fencing: Fencing,
     peer_shutdone: bool,
+    /// The peer's last word was "I hold nothing" while stable: it needs no fencing.
+    /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
+    /// but whose report was lost would then run its groups unfenced beside ours.)
+    peer_known_empty: bool,
+    /// Our pending standby request is an auto-failback (retried if it times out).
+    failback_asked: bool,
+    /// Sequence number of the peer's latest `resource` (reset when it restarts).
+    peer_resource_seq: u64,
+    /// The `isstable` we last told the peer.
+    advertised_stable: bool,
     pending_deaths: Vec<usize>,
     local_done: bool,
     foreign_done: bool,
@@ -97,6 +107,10 @@ impl Rm {
             handover_at: None,
             fencing: Fencing::new(cfg.stonith),
             peer_shutdone: false,
+            peer_known_empty: false,
+            failback_asked: false,
+            peer_resource_seq: 0,
+            advertised_stable: false,
             pending_deaths: Vec::new(),
             local_done: false,
             foreign_done: false,
@@ -160,11 +174,23 @@ impl Cluster {
             && matches!(rm.rstate, RState::Stable | RState::Shutdown | RState::Init)
     }
 
+    /// What we advertise as `isstable`: our own side is settled. (Not `stable()`, which
+    /// also requires the peer to be stable: two nodes each waiting for the other to say
+    /// "stable" first would wait forever.)
+    fn own_stable(&self) -> bool {
+        let rm = &self.rm;
+        !rm.takeover_in_progress
+            && rm.standby == Standby::Not
+            && rm.groups.idle()
+            && rm.rstate == RState::Stable
+    }
+
     pub(super) fn rsc_status(&self) -> Option<Hold> {
         self.stable().then_some(self.rm.i_hold)
     }
 
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
+        self.rm.advertised_stable = stable;
         let hold = self.rm.i_hold;
         self.send_msg(
             None,
@@ -221,6 +247,11 @@ impl Cluster {
             }
         }
         let deaths = std::mem::take(&mut self.rm.pending_deaths);
+        if alone && deaths.is_empty() {
+            self.req_our(true);
+            self.foreign_work_done("req_our_resources");
+            return;
+        }
         if alone && !deaths.is_empty() {
             // The takeover (after fencing, if configured) acquires our local groups too.
             for i in deaths {
@@ -289,8 +320,7 @@ impl Cluster {
         let name = self.mem.nodes[i].name.clone();
         let heard = self.mem.nodes[i].generation != 0;
         let clean = if self.rm.nice {
-            self.rm.other_holds.is_none() && self.rm.peer_shutdone
-                || self.rm.other_holds.is_none() && heard && self.rm.rstate != RState::Starting
+            self.rm.peer_shutdone || self.rm.peer_known_empty
         } else {
             self.rm.peer_shutdone
         };
@@ -398,13 +428,17 @@ impl Cluster {
         let was_fencing = self.rm.fencing.in_progress(&name);
         let auth = self.rm.fencing.restarted(&name);
         self.rm.peer_shutdone = false;
+        self.rm.peer_known_empty = false;
+        self.rm.peer_resource_seq = 0;
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
         }
         let alive_before = self.mem.nodes[i].status != NodeStatus::Dead;
         let held = !self.rm.other_holds.is_none() || !self.rm.other_is_stable;
         self.cancel_standby();
-        if (alive_before && held) || was_fencing {
+        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up,
+        // and ours never left us; nothing to take over.
+        if self.rm.nice && ((alive_before && held) || was_fencing) {
             self.rm.needs_failback = true;
             self.takeover(auth);
         }
@@ -412,20 +446,39 @@ impl Cluster {
         self.rm.other_is_stable = false;
     }
 
-    /// Contact with a node we had declared dead, same generation (§4.12). heartbeat gives
-    /// everything up and restarts; we compare holdings and let exactly one node keep each
+    /// Contact with a node we had declared dead (§4.12). heartbeat gives everything up and
+    /// restarts after a partition; we compare holdings and let exactly one node keep each
     /// set (see docs/differences-from-heartbeat.md).
-    pub(super) fn rm_partition_healed(&mut self, i: usize) {
+    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool) {
         let name = self.mem.nodes[i].name.clone();
+        let was_fencing = self.rm.fencing.in_progress(&name);
         self.rm.fencing.cancel(&name);
         if !self.mem.comm_up || self.rm.shutdown_started {
             return;
         }
+        if was_fencing {
+            // The takeover waiting for that fence never ran, so neither did the
+            // acquisition of our own groups. A restarted peer holds nothing; after a
+            // partition the holdings comparison below sorts out any overlap.
+            if restarted {
+                self.req_our(true);
+            } else if self.rm.nice {
+                // The peer's `resource` answer tells us whether it runs our groups;
+                // on_resource takes them if nobody does.
+            } else {
+                for g in self.local_groups() {
+                    let key = self.cfg.groups[g].key().to_string();
+                    self.send_msg(None, Msg::IpRequest { key });
+                }
+            }
+        }
         self.rm.announced = false;
         if self.rm.nice {
-            let st = self.stable();
+            let st = self.own_stable();
             self.send_resource(st, None);
-        } else {
+        } else if self.mem.nodes[i].status == NodeStatus::Active {
+            // Legacy: the home node always wins. Give back what is homed on the peer and
+            // ask for ours (the peer does the same), as legacy failback does.
             let give: Vec<(usize, GroupOp)> = self
                 .home_groups(&name)
                 .into_iter()
@@ -444,7 +497,7 @@ impl Cluster {
     }
 
     /// Nice modes: both nodes claim the same set. The designated keeper keeps it.
-    fn heal_check(&mut self, peer: &NodeName) {
+    fn heal_check(&mut self, peer: &NodeName, from_msg: bool) {
         if !self.rm.nice
             || self.rm.shutdown_started
             || self.rm.standby != Standby::Not
@@ -485,6 +538,12 @@ impl Cluster {
             self.enqueue(ActKind::Heal, ops);
         }
         if !keep.is_none() {
+            // Tell the peer what we keep (it may never have heard it), once per episode
+            // and again whenever it claims the same set.
+            if from_msg || !self.rm.announced {
+                let st = self.own_stable();
+                self.send_resource(st, None);
+            }
             if !self.rm.announced {
                 self.rm.announced = true;
                 self.notice(Notice::SplitBrainKeep(keep, peer.clone()));
@@ -494,8 +553,6 @@ impl Cluster {
                     }
                 }
             }
-            let st = self.stable();
-            self.send_resource(st, None);
         }
     }
 
@@ -508,7 +565,7 @@ impl Cluster {
         }
         let from_me = p.src == self.me;
         match &p.msg {
-            Msg::Starting if !from_me => self.on_starting(),
+            Msg::Starting if !from_me => self.on_starting(p.seq.unwrap_or(0)),
             Msg::Resource {
                 hold,
                 full,
@@ -541,7 +598,7 @@ impl Cluster {
         }
     }
 
-    fn on_starting(&mut self) {
+    fn on_starting(&mut self, seq: u64) {
         match self.rm.rstate {
             RState::Init => {
                 self.notice(Notice::StartingInState0);
@@ -553,7 +610,10 @@ impl Cluster {
             }
             _ => {}
         }
-        self.rm.other_is_stable = false;
+        // A `resource` the peer sent after this `starting` may have overtaken it.
+        if seq > self.rm.peer_resource_seq {
+            self.rm.other_is_stable = false;
+        }
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
         }
@@ -586,6 +646,13 @@ impl Cluster {
             self.notice(Notice::ResourceInState0);
             return;
         }
+        if let Some(seq) = p.seq {
+            if seq < self.rm.peer_resource_seq {
+                return; // overtaken by a newer report
+            }
+            self.rm.peer_resource_seq = seq;
+        }
+        self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
         self.rm.other_holds = if full || hold.is_none() {
             hold
         } else {
@@ -603,9 +670,8 @@ impl Cluster {
                 self.notice(Notice::RemoteTransitionCompleted);
                 self.rm.other_is_stable = true;
                 if self.rm.rstate == RState::Stable {
-                    self.send_resource(self.stable(), None);
+                    self.send_resource(self.own_stable(), None);
                 }
-                self.try_auto_failback();
             }
             Some(false) => self.rm.other_is_stable = false,
             _ => {}
@@ -618,8 +684,22 @@ impl Cluster {
             self.foreign_work_done("T_RESOURCES(us)");
             self.send_resource(true, None);
         }
+        if stable == Some(true) {
+            self.try_auto_failback();
+        }
         self.audit();
-        self.heal_check(&p.src);
+        // Ours: nobody runs our local groups and both sides are settled: take them.
+        if self.rm.rstate == RState::Stable
+            && self.rm.other_is_stable
+            && !self.rm.shutdown_started
+            && !self.rm.i_hold.contains(Hold::LOCAL)
+            && !self.rm.other_holds.contains(Hold::FOREIGN)
+            && !self.local_groups().is_empty()
+            && self.rm.standby == Standby::Not
+        {
+            self.req_our(false);
+        }
+        self.heal_check(&p.src, true);
     }
 
     /// §4.14 consistency audits (log only).
@@ -646,8 +726,11 @@ impl Cluster {
         if self.rm.standby == Standby::Not
             && self.rm.other_is_stable
             && self.rm.rstate == RState::Stable
+            && !self.rm.takeover_in_progress
+            && self.rm.groups.idle()
         {
             self.rm.needs_failback = false;
+            self.rm.failback_asked = true;
             self.send_msg(
                 None,
                 Msg::AskResources {
@@ -753,6 +836,7 @@ impl Cluster {
                 self.rm.standby = Standby::Done;
             }
             (Phase::Done, Standby::Done) => {
+                self.rm.failback_asked = false;
                 self.notice(Notice::OtherCompletedStandby(set));
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
@@ -768,7 +852,8 @@ impl Cluster {
         let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key) else {
             return;
         };
-        if self.rm.groups.states[g].is_active() {
+        if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+            // Queued behind any pending take of the same group, so the answer is true.
             self.enqueue(
                 ActKind::LegacyGive {
                     key: key.to_string(),
@@ -796,6 +881,7 @@ impl Cluster {
         }
         self.notice(Notice::ReceivedShutdownNotice(src.clone()));
         self.rm.peer_shutdone = true;
+        self.rm.peer_known_empty = true;
         self.rm.other_holds = Hold::NONE;
         self.rm.other_is_stable = true;
         self.rm.standby = Standby::Not;
@@ -936,7 +1022,7 @@ impl Cluster {
             }
             ActKind::Heal => {
                 if self.rm.nice && !self.rm.shutdown_started {
-                    let st = self.stable();
+                    let st = self.own_stable();
                     self.send_resource(st, None);
                 }
             }
@@ -945,6 +1031,21 @@ impl Cluster {
             }
             ActKind::LegacyTake => self.local_work_done("ip-request-resp"),
             ActKind::Retake => {}
+        }
+    }
+
+    /// Ours: once we are stable again after having told the peer we were not, say so;
+    /// otherwise the peer rejects standby requests as "in flux" until the next transition.
+    pub(super) fn rm_settle(&mut self) {
+        if self.rm.nice
+            && self.mem.comm_up
+            && !self.rm.advertised_stable
+            && !self.rm.shutdown_started
+            && self.rm.rstate == RState::Stable
+            && self.peer_is_alive()
+            && self.own_stable()
+        {
+            self.send_resource(true, None);
         }
     }
 
@@ -1004,6 +1105,17 @@ impl Cluster {
             } else {
                 self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             }
+        } else if !self.rm.nice && self.peer_is_alive() {
+            // Legacy: the home node owns the decision. Ask for our own groups again (the
+            // peer answers `weown=no` if it does not run them, and we retry the start);
+            // the peer's groups are its business.
+            for g in failed {
+                self.rm.groups.states[g] = GroupState::Stopped;
+                if self.cfg.groups[g].node == self.me {
+                    let key = self.cfg.groups[g].key().to_string();
+                    self.send_msg(None, Msg::IpRequest { key });
+                }
+            }
         } else if self.rm.groups.idle() {
             // Nobody else can run it: try again here.
             let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();
@@ -1022,9 +1134,15 @@ impl Cluster {
             && d <= now
         {
             self.notice(Notice::StandbyNoReply);
+            let unmoved = self.rm.standby == Standby::Me;
             self.rm.standby = Standby::Not;
             self.rm.standby_deadline = None;
             self.rm.other_is_stable = true;
+            if std::mem::take(&mut self.rm.failback_asked) && unmoved {
+                // Ours: an auto-failback that got no answer is tried again.
+                self.rm.needs_failback = true;
+                self.rm.autofailback_at = Some(now + AUTOFAILBACK_RETRY);
+            }
         }
         if self.rm.rstate == RState::RscRcvd
             && let Some(t) = self.rm.rscrcvd_at
@@ -1036,6 +1154,13 @@ impl Cluster {
             self.notice(Notice::LocalTransitionCompleted);
             self.foreign_work_done("HB_R_BOTHSTARTING");
             self.send_resource(true, None);
+        }
+        if self.rm.nice
+            && let Some(i) = self.peer()
+            && self.peer_alive(i)
+        {
+            let peer = self.mem.nodes[i].name.clone();
+            self.heal_check(&peer, false);
         }
         if let Some(t) = self.rm.autofailback_at
             && t <= now
