@@ -90,7 +90,7 @@ fn configs() -> impl Strategy<Value = Gen> {
 fn time(ms: u64, style: u8) -> String {
     match style {
         0 => format!("{ms}ms"),
-        1 if ms % 1000 == 0 => format!("{}", ms / 1000),
+        1 if ms.is_multiple_of(1000) => format!("{}", ms / 1000),
         1 => format!("{}.{:03}", ms / 1000, ms % 1000),
         _ => format!("{}us", ms * 1000),
     }

@@ -304,10 +304,11 @@ pub fn parse_ip_arg(arg: &str) -> Result<IpAddrArg, String> {
 }
 
 fn parse_netmask(nm: &str) -> Result<u8, String> {
-    if let Ok(bits) = nm.parse::<u8>() {
-        if bits <= 32 && nm.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(bits);
-        }
+    if let Ok(bits) = nm.parse::<u8>()
+        && bits <= 32
+        && nm.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Ok(bits);
     }
     if let Ok(mask) = nm.parse::<Ipv4Addr>() {
         let m = u32::from(mask);

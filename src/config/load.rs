@@ -197,12 +197,11 @@ impl HostFacts for SystemHost<'_> {
     fn node_name(&self) -> String {
         // §0: the first line of nodeinfo if the file exists, is non-empty and the line is
         // newline-terminated; otherwise `uname -n`.
-        if let Ok(text) = fs::read_to_string(self.dir.join("nodeinfo")) {
-            if let Some((first, _)) = text.split_once('\n') {
-                if !first.is_empty() {
-                    return first.to_string();
-                }
-            }
+        if let Ok(text) = fs::read_to_string(self.dir.join("nodeinfo"))
+            && let Some((first, _)) = text.split_once('\n')
+            && !first.is_empty()
+        {
+            return first.to_string();
         }
         nix::sys::utsname::uname()
             .map(|u| u.nodename().to_string_lossy().into_owned())

@@ -395,19 +395,19 @@ fn build(
         )),
         _ => {}
     }
-    if let Some(v) = cf.value("autojoin") {
-        if !v.value.eq_ignore_ascii_case("none") {
-            out.push(
-                cf.error_at(
-                    v.pos,
-                    format!(
-                        "expected `autojoin none` (v1 resource management), found `{}`",
-                        v.value
-                    ),
-                )
-                .with_note("heartbeat: R1 style resource management conflicts with  autojoin set"),
-            );
-        }
+    if let Some(v) = cf.value("autojoin")
+        && !v.value.eq_ignore_ascii_case("none")
+    {
+        out.push(
+            cf.error_at(
+                v.pos,
+                format!(
+                    "expected `autojoin none` (v1 resource management), found `{}`",
+                    v.value
+                ),
+            )
+            .with_note("heartbeat: R1 style resource management conflicts with  autojoin set"),
+        );
     }
 
     // The model.

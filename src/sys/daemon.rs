@@ -492,6 +492,17 @@ mod tests {
             log_badpack: true,
             cluster_name: "linux-ha".into(),
             parameters: Default::default(),
+            local_node: NodeName::new("node1"),
+            uuidfrom: UuidFrom::File,
+            hbgenmethod: GenMethod::File,
+            msgfmt: MsgFmt::Classic,
+            traditional_compression: false,
+            compression_threshold: 2,
+            conn_logd_time: Duration::from_secs(60),
+            coredumps: true,
+            coreroot: None,
+            memreserve: 6500,
+            logfacility_name: None,
         }
     }
 
