@@ -14,7 +14,9 @@ use crate::time::{Duration, Instant};
 
 const RSCRCVD_WAIT: Duration = Duration::from_secs(10);
 const STANDBY_FIRST: Duration = Duration::from_secs(10);
-const STANDBY_PHASE: Duration = Duration::from_secs(3600);
+/// heartbeat waits 1 h per later standby phase; a peer that cancelled its side (after
+/// declaring us dead) never answers, and that hour blocks healing and failback. Ours: 2 min.
+const STANDBY_PHASE: Duration = Duration::from_secs(120);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
@@ -460,7 +462,8 @@ impl Cluster {
             // The takeover waiting for that fence never ran, so neither did the
             // acquisition of our own groups. A restarted peer holds nothing; after a
             // partition the holdings comparison below sorts out any overlap.
-            if restarted {
+            // A peer that is not `active` has not reached comm-up, so it runs nothing.
+            if restarted || self.mem.nodes[i].status != NodeStatus::Active {
                 self.req_our(true);
             } else if self.rm.nice {
                 // The peer's `resource` answer tells us whether it runs our groups;
@@ -500,7 +503,9 @@ impl Cluster {
     fn heal_check(&mut self, peer: &NodeName, from_msg: bool) {
         if !self.rm.nice
             || self.rm.shutdown_started
-            || self.rm.standby != Standby::Not
+            // In `Done` the released set is already out of `i_hold`, so any overlap left
+            // is real (the peer may have cancelled its side of the standby).
+            || !matches!(self.rm.standby, Standby::Not | Standby::Done)
             || self.rm.rstate != RState::Stable
         {
             return;

@@ -785,7 +785,14 @@ impl World {
                 let t = self.now + Duration::from_secs(20);
                 self.push(t, Ev::Start(n));
             }
-            Action::Exit(_) => self.crash(n, true),
+            Action::Exit(_) => {
+                self.crash(n, true);
+                if self.healed_at.is_some() {
+                    // A delayed shutdown completing after the heal: the operator starts it again.
+                    let t = self.now + Duration::from_secs(2);
+                    self.push(t, Ev::Start(n));
+                }
+            }
         }
     }
 
