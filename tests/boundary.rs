@@ -56,12 +56,21 @@ fn core_modules_do_not_touch_the_os() {
             let code = line.split("//").next().unwrap_or("");
             for pat in FORBIDDEN {
                 if code.contains(pat) {
-                    bad.push(format!("{}:{}: `{pat}` in: {}", f.display(), no + 1, line.trim()));
+                    bad.push(format!(
+                        "{}:{}: `{pat}` in: {}",
+                        f.display(),
+                        no + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
     }
-    assert!(bad.is_empty(), "the core touches the OS:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "the core touches the OS:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

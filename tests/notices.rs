@@ -6,14 +6,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use heartbeat_rs::cluster::{Hold, Notice, NodeStatus};
+use heartbeat_rs::cluster::{Hold, NodeStatus, Notice};
 use heartbeat_rs::config::NodeName;
 
 /// Every `PRIO: TEXT` the daemon wrote (`... heartbeat: [PID]: PRIO: TEXT`).
 fn fixture_lines() -> BTreeSet<String> {
-    let dir = common::shared_dir()
-        .expect("shared/ not found; set HB_SHARED")
-        .join("fixtures/heartbeat-3.0.6/logs");
+    let dir = common::fixture("logs");
     let mut out = BTreeSet::new();
     for e in std::fs::read_dir(&dir).expect("fixture logs") {
         let p = e.expect("entry").path();
@@ -95,18 +93,51 @@ fn notices_match_heartbeat_text_byte_for_byte() {
 fn spec_texts_without_a_fixture_line() {
     // Behaviour spec §9.3 / §4 texts the captured stories do not contain.
     let cases = [
-        (Notice::StonithRetry(n("node2")), "ERROR: STONITH of node2 failed.  Retrying..."),
-        (Notice::Resetting(n("node2"), "Meatware STONITH device".into()), "info: Resetting node node2 with [Meatware STONITH device]"),
+        (
+            Notice::StonithRetry(n("node2")),
+            "ERROR: STONITH of node2 failed.  Retrying...",
+        ),
+        (
+            Notice::Resetting(n("node2"), "Meatware STONITH device".into()),
+            "info: Resetting node node2 with [Meatware STONITH device]",
+        ),
         (Notice::NodeReset(n("node2")), "info: node node2 now reset."),
-        (Notice::ReturningAfterPartition(n("node2")), "CRIT: Cluster node node2 returning after partition."),
-        (Notice::LateHeartbeat(n("node2"), 16000), "WARN: Late heartbeat: Node node2: interval 16000 ms"),
-        (Notice::StandbyNoReply, "WARN: No reply to standby request.  Standby request cancelled."),
-        (Notice::StopFailureReboot, "CRIT: Resource STOP failure. Reboot required!"),
-        (Notice::GivingUpDueToFailure("httpd".into()), "CRIT: Giving up resources due to failure of httpd"),
-        (Notice::ReplayAttack(n("node2"), 5, 6), "ERROR: should_drop_message: attempted replay attack [node2]? [gen = 5, curgen = 6]"),
-        (Notice::BadNode(n("nodex")), "ERROR: process_status_message: bad node [nodex] in message"),
-        (Notice::StandbyFluxOther(n("node1")), "WARN: standby message [me] from node1 ignored.  Other side is in flux."),
-        (Notice::StandbyIgnored("done", n("node1"), 0), "ERROR: Ignored standby message 'done' from node1 in state 0"),
+        (
+            Notice::ReturningAfterPartition(n("node2")),
+            "CRIT: Cluster node node2 returning after partition.",
+        ),
+        (
+            Notice::LateHeartbeat(n("node2"), 16000),
+            "WARN: Late heartbeat: Node node2: interval 16000 ms",
+        ),
+        (
+            Notice::StandbyNoReply,
+            "WARN: No reply to standby request.  Standby request cancelled.",
+        ),
+        (
+            Notice::StopFailureReboot,
+            "CRIT: Resource STOP failure. Reboot required!",
+        ),
+        (
+            Notice::GivingUpDueToFailure("httpd".into()),
+            "CRIT: Giving up resources due to failure of httpd",
+        ),
+        (
+            Notice::ReplayAttack(n("node2"), 5, 6),
+            "ERROR: should_drop_message: attempted replay attack [node2]? [gen = 5, curgen = 6]",
+        ),
+        (
+            Notice::BadNode(n("nodex")),
+            "ERROR: process_status_message: bad node [nodex] in message",
+        ),
+        (
+            Notice::StandbyFluxOther(n("node1")),
+            "WARN: standby message [me] from node1 ignored.  Other side is in flux.",
+        ),
+        (
+            Notice::StandbyIgnored("done", n("node1"), 0),
+            "ERROR: Ignored standby message 'done' from node1 in state 0",
+        ),
     ];
     for (notice, want) in cases {
         assert_eq!(format!("{}: {}", notice.priority().word(), notice), want);

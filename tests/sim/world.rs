@@ -1149,7 +1149,9 @@ fn strip(mut s: StatusView) -> StatusView {
 pub fn summarize(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
-    for l in text.lines() {
+    // Netstring fields: `LEN:(0)name=value,`.
+    for l in text.split(',') {
+        let l = l.split_once(')').map_or(l, |(_, f)| f);
         if let Some((k, _)) = l.split_once('=')
             && matches!(
                 k,
