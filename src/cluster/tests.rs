@@ -300,3 +300,66 @@ fn a_silent_peer_is_dead_after_initdead_and_its_groups_are_taken_over() {
     assert!(dead_at.is_some());
     assert_eq!(c.status().nodes[1].status, NodeStatus::Dead);
 }
+
+#[test]
+fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() {
+    // behaviour §5.1
+    let mut cfg = cfg();
+    cfg.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let boot = Boot {
+        generation: 7,
+        seed: 1,
+        wall_secs: 1000,
+        pid: 42,
+    };
+    let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let first = drain(&mut c);
+    assert!(first.contains(&Action::Ping {
+        host: "10.0.0.254".into()
+    }));
+    c.handle(
+        at(0),
+        Input::PingReply {
+            host: "10.0.0.254".into(),
+        },
+    );
+    let acts = drain(&mut c);
+    assert!(acts.contains(&Action::Notice(Notice::StatusUpdate(
+        n("10.0.0.254"),
+        NodeStatus::Ping
+    ))));
+    assert!(acts.contains(&Action::Notice(Notice::LinkUp(
+        n("10.0.0.254"),
+        "10.0.0.254".into()
+    ))));
+    // node2 never answers: comm-up at initdead, then the ping node goes silent.
+    let mut all = Vec::new();
+    let mut now = at(0);
+    while now < at(45) {
+        now = c.poll_timeout().unwrap_or(at(45)).min(at(45));
+        c.handle_timeout(now);
+        if now < at(25) {
+            c.handle(
+                now,
+                Input::PingReply {
+                    host: "10.0.0.254".into(),
+                },
+            );
+        }
+        all.extend(drain(&mut c));
+    }
+    let dead = all
+        .iter()
+        .filter(|a| **a == Action::Notice(Notice::NodeDead(n("10.0.0.254"))))
+        .count();
+    assert_eq!(dead, 1, "dead after deadping");
+    let takeovers = all
+        .iter()
+        .filter(|a| matches!(a, Action::Notice(Notice::ResourcesBeingAcquired(x)) if *x == n("10.0.0.254")))
+        .count();
+    assert_eq!(takeovers, 0, "a ping node never holds resources");
+}
