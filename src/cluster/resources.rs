@@ -503,9 +503,9 @@ impl Cluster {
     fn heal_check(&mut self, peer: &NodeName, from_msg: bool) {
         if !self.rm.nice
             || self.rm.shutdown_started
-            // In `Done` the released set is already out of `i_hold`, so any overlap left
-            // is real (the peer may have cancelled its side of the standby).
-            || !matches!(self.rm.standby, Standby::Not | Standby::Done)
+            // Whatever the standby phase: a requester drops a set from `i_hold` before
+            // releasing it and an acceptor adds it after acquiring, so an overlap is real
+            // (the peer may have cancelled its side of the standby).
             || self.rm.rstate != RState::Stable
         {
             return;
@@ -758,6 +758,9 @@ impl Cluster {
         if self.rm.rstate == RState::Shutdown {
             return;
         }
+        // A standby may make the peer acquire groups before it reports them: until its
+        // next stable report, it is no longer known to hold nothing (fence if it dies).
+        self.rm.peer_known_empty = false;
         let from_me = *src == self.me;
         let now = self.now;
         match (phase, self.rm.standby) {
