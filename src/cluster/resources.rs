@@ -482,8 +482,11 @@ impl Cluster {
         } else if self.mem.nodes[i].status == NodeStatus::Active {
             // Legacy: the home node always wins. Give back what is homed on the peer and
             // ask for ours (the peer does the same), as legacy failback does.
-            let give: Vec<(usize, GroupOp)> = self
-                .home_groups(&name)
+            let home = self.home_groups(&name);
+            for &g in &home {
+                self.rm.groups.cancel_takes(g);
+            }
+            let give: Vec<(usize, GroupOp)> = home
                 .into_iter()
                 .filter(|&g| self.rm.groups.states[g].is_active())
                 .map(|g| (g, GroupOp::Give))
@@ -535,6 +538,9 @@ impl Cluster {
             self.notice(Notice::SplitBrainRelease(release, peer.clone()));
             self.rm.i_hold = self.rm.i_hold.minus(release);
             self.send_resource(false, None);
+            for g in self.groups_of(release) {
+                self.rm.groups.cancel_takes(g);
+            }
             let ops = self
                 .groups_of(release)
                 .into_iter()
