@@ -479,6 +479,8 @@ impl Cluster {
         if self.rm.nice {
             let st = self.own_stable();
             self.send_resource(st, None);
+            // Its stable report may have arrived while we still counted it dead.
+            self.try_auto_failback();
         } else if self.mem.nodes[i].status == NodeStatus::Active {
             // Legacy: the home node always wins. Give back what is homed on the peer and
             // ask for ours (the peer does the same), as legacy failback does.
@@ -1106,9 +1108,9 @@ impl Cluster {
         if self.rm.nice && self.peer_is_alive() {
             if self.stable() && self.rm.rstate == RState::Stable {
                 self.notice(Notice::HandOverAfterFailure(set));
-                for g in failed {
-                    self.rm.groups.states[g] = GroupState::Stopped;
-                }
+                // The groups stay `Failed` until the standby stops them; if the peer
+                // rejects or ignores the request, we offer again later.
+                self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
                 self.send_msg(
                     None,
                     Msg::AskResources {
