@@ -76,6 +76,8 @@ pub(super) struct Rm {
     peer_known_empty: bool,
     /// Our pending standby request is an auto-failback (retried if it times out).
     failback_asked: bool,
+    /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
+    peer_releasing: bool,
     /// Sequence number of the peer's latest `resource` (reset when it restarts).
     peer_resource_seq: u64,
     /// The `isstable` we last told the peer.
@@ -111,6 +113,7 @@ impl Rm {
             peer_shutdone: false,
             peer_known_empty: false,
             failback_asked: false,
+            peer_releasing: false,
             peer_resource_seq: 0,
             advertised_stable: false,
             pending_deaths: Vec::new(),
@@ -193,6 +196,12 @@ impl Cluster {
 
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
         self.rm.advertised_stable = stable;
+        // While shutting down every report says so: `none` then means "releasing".
+        let info = if self.rm.shutdown_started && info.is_none() {
+            Some("shutdown")
+        } else {
+            info
+        };
         let hold = self.rm.i_hold;
         self.send_msg(
             None,
@@ -285,7 +294,11 @@ impl Cluster {
     fn req_our(&mut self, force: bool) {
         if self.rm.nice
             && !force
-            && (self.rm.other_holds.contains(Hold::FOREIGN) || self.rm.i_hold.contains(Hold::LOCAL))
+            && (self.rm.other_holds.contains(Hold::FOREIGN)
+                || self.rm.i_hold.contains(Hold::LOCAL)
+                // Ours: a peer shutting down reports `none` before it has released
+                // anything; its `shutdone` (or death) hands the groups over.
+                || self.rm.peer_releasing)
         {
             self.notice(Notice::LocalAcquisitionNone);
             self.local_work_done("T_RESOURCES(them)");
@@ -319,6 +332,7 @@ impl Cluster {
             return;
         }
         self.rm.needs_failback = true;
+        self.rm.peer_releasing = false;
         let name = self.mem.nodes[i].name.clone();
         let heard = self.mem.nodes[i].generation != 0;
         let clean = if self.rm.nice {
@@ -431,6 +445,7 @@ impl Cluster {
         let auth = self.rm.fencing.restarted(&name);
         self.rm.peer_shutdone = false;
         self.rm.peer_known_empty = false;
+        self.rm.peer_releasing = false;
         self.rm.peer_resource_seq = 0;
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
@@ -666,6 +681,7 @@ impl Cluster {
             self.rm.peer_resource_seq = seq;
         }
         self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+        self.rm.peer_releasing = info == Some("shutdown");
         self.rm.other_holds = if full || hold.is_none() {
             hold
         } else {
@@ -898,6 +914,7 @@ impl Cluster {
         self.notice(Notice::ReceivedShutdownNotice(src.clone()));
         self.rm.peer_shutdone = true;
         self.rm.peer_known_empty = true;
+        self.rm.peer_releasing = false;
         self.rm.other_holds = Hold::NONE;
         self.rm.other_is_stable = true;
         self.rm.standby = Standby::Not;
