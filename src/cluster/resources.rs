@@ -16,7 +16,7 @@ const RSCRCVD_WAIT: Duration = Duration::from_secs(10);
 const STANDBY_FIRST: Duration = Duration::from_secs(10);
 /// heartbeat waits 1 h per later standby phase; a peer that cancelled its side (after
 /// declaring us dead) never answers, and that hour blocks healing and failback. Ours: 2 min.
-const STANDBY_PHASE: Duration = Duration::from_secs(120);
+const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
@@ -1142,11 +1142,14 @@ impl Cluster {
             // Legacy: the home node owns the decision. Ask for our own groups again (the
             // peer answers `weown=no` if it does not run them, and we retry the start);
             // the peer's groups are its business.
+            // Kept `Failed` (and asked again later) until an answer lets us take it.
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             for g in failed {
-                self.rm.groups.states[g] = GroupState::Stopped;
                 if self.cfg.groups[g].node == self.me {
                     let key = self.cfg.groups[g].key().to_string();
                     self.send_msg(None, Msg::IpRequest { key });
+                } else {
+                    self.rm.groups.states[g] = GroupState::Stopped;
                 }
             }
         } else if self.rm.groups.idle() {
