@@ -453,8 +453,12 @@ impl Cluster {
         let alive_before = self.mem.nodes[i].status != NodeStatus::Dead;
         let held = !self.rm.other_holds.is_none() || !self.rm.other_is_stable;
         self.cancel_standby();
-        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up,
-        // and ours never left us; nothing to take over.
+        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up.
+        // Ours: any ip-request we had outstanding died with its old incarnation, and the
+        // new one runs nothing yet, so take (the still missing) local groups ourselves.
+        if !self.rm.nice && !self.rm.shutdown_started && self.mem.comm_up {
+            self.req_our(true);
+        }
         if self.rm.nice && ((alive_before && held) || was_fencing) {
             self.rm.needs_failback = true;
             self.takeover(auth);
