@@ -217,8 +217,8 @@ pub struct World {
     pub takeovers: u64,
     /// Scripted script outcomes for scenarios: (node, group, resource, op) → fail N times.
     pub script_fail: Vec<(usize, usize, usize, JobOp, u32)>,
-    /// (node, group) with a hung script: v1 has no script timeouts, so S1's grace
-    /// cannot run while the loser's stop hangs.
+    /// (node, group) with a hung script: v1 has no script timeouts and runs operations
+    /// one at a time, so S1's grace cannot run while a holder has a hung script.
     hung: BTreeSet<(usize, usize)>,
     /// The next N fence attempts fail.
     pub fence_failures: u32,
@@ -915,7 +915,9 @@ impl World {
                 self.overlap_since.remove(&g);
                 continue;
             }
-            if h.iter().any(|&n| self.hung.contains(&(n, g))) {
+            // A hung script blocks every later operation on its node (v1 runs them one at
+            // a time and has no script timeouts), so the grace cannot run meanwhile.
+            if h.iter().any(|&n| self.hung.iter().any(|&(hn, _)| hn == n)) {
                 self.overlap_since.remove(&g);
                 continue;
             }
