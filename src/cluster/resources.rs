@@ -721,18 +721,29 @@ impl Cluster {
             self.try_auto_failback();
         }
         self.audit();
-        // Ours: nobody runs our local groups and both sides are settled: take them.
-        if self.rm.rstate == RState::Stable
+        // Only on a fresh, stable report: a peer in flux may be acquiring them right now.
+        if stable == Some(true) {
+            self.claim_orphans();
+        }
+        self.heal_check(&p.src, true);
+    }
+
+    /// Ours: nobody runs our local groups and both sides are settled: take them
+    /// (heartbeat only logs `No one owns our local resources!`).
+    fn claim_orphans(&mut self) {
+        if self.rm.nice
+            && self.mem.comm_up
+            && self.rm.rstate == RState::Stable
             && self.rm.other_is_stable
             && !self.rm.shutdown_started
             && !self.rm.i_hold.contains(Hold::LOCAL)
             && !self.rm.other_holds.contains(Hold::FOREIGN)
             && !self.local_groups().is_empty()
             && self.rm.standby == Standby::Not
+            && self.rm.groups.idle()
         {
             self.req_our(false);
         }
-        self.heal_check(&p.src, true);
     }
 
     /// §4.14 consistency audits (log only).
@@ -889,7 +900,9 @@ impl Cluster {
             return;
         };
         if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
-            // Queued behind any pending take of the same group, so the answer is true.
+            // The peer gets it: no queued take of ours may restart it afterwards. A take
+            // already running finishes first, then the give, so the answer is true.
+            self.rm.groups.cancel_takes(g);
             self.enqueue(
                 ActKind::LegacyGive {
                     key: key.to_string(),
