@@ -82,6 +82,8 @@ pub(super) struct Rm {
     peer_resource_seq: u64,
     /// The `isstable` we last told the peer.
     advertised_stable: bool,
+    /// The `rsc_hold` we last told the peer.
+    advertised_hold: Hold,
     pending_deaths: Vec<usize>,
     local_done: bool,
     foreign_done: bool,
@@ -116,6 +118,7 @@ impl Rm {
             peer_releasing: false,
             peer_resource_seq: 0,
             advertised_stable: false,
+            advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
             local_done: false,
             foreign_done: false,
@@ -196,6 +199,7 @@ impl Cluster {
 
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
         self.rm.advertised_stable = stable;
+        self.rm.advertised_hold = self.rm.i_hold;
         // While shutting down every report says so: `none` then means "releasing".
         let info = if self.rm.shutdown_started && info.is_none() {
             Some("shutdown")
@@ -715,7 +719,7 @@ impl Cluster {
             self.rm.rscrcvd_at = None;
             self.req_our(false);
             self.foreign_work_done("T_RESOURCES(us)");
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
         if stable == Some(true) {
             self.try_auto_failback();
@@ -870,7 +874,7 @@ impl Cluster {
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
-                self.send_resource(true, None);
+                self.send_resource(self.own_stable(), None);
             }
             (Phase::Done, Standby::Other) if !from_me => {
                 self.notice(Notice::StandbyAcquireFrom(set, src.clone()));
@@ -887,7 +891,7 @@ impl Cluster {
                 self.notice(Notice::OtherCompletedStandby(set));
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
-                self.send_resource(true, None);
+                self.send_resource(self.own_stable(), None);
             }
             (ph, st) => {
                 self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));
@@ -1089,13 +1093,13 @@ impl Cluster {
     pub(super) fn rm_settle(&mut self) {
         if self.rm.nice
             && self.mem.comm_up
-            && !self.rm.advertised_stable
+            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.rm.i_hold)
             && !self.rm.shutdown_started
             && self.rm.rstate == RState::Stable
             && self.peer_is_alive()
             && self.own_stable()
         {
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
     }
 
@@ -1206,7 +1210,7 @@ impl Cluster {
             self.req_our(false);
             self.notice(Notice::LocalTransitionCompleted);
             self.foreign_work_done("HB_R_BOTHSTARTING");
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
         if self.rm.nice
             && let Some(i) = self.peer()
