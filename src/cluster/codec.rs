@@ -1,17 +1,12 @@
-//! The ONE place where typed [`Packet`]s become bytes and back.
-//!
-//! Interim: the wire branch (`src/wire`) had no committed codec when the core was written,
-//! so this module renders heartbeat's classic format (`>>>` … `<<<`, `name=value` lines,
-//! an `auth=IDX HEX` field over the other lines) with the authkeys methods. Swapping in the
-//! real `wire` codecs only touches this file; the rest of the core sees [`Packet`] and
-//! [`DropReason`].
-
-use hmac::{Hmac, KeyInit, Mac};
-use md5::Md5;
-use sha1::Sha1;
+//! The ONE place where typed [`Packet`]s become bytes and back, on top of `crate::wire`:
+//! outgoing packets are netstring datagrams signed twice (inner `auth` + trailer) exactly as
+//! heartbeat 3.0.6 sends them; incoming datagrams (netstring or classic) must pass
+//! `wire::decode_udp`, whose `Authenticated<Message>` is the only input this module turns
+//! into a [`Packet`]. The rest of the core sees [`Packet`] and [`DropReason`] only.
 
 use super::msg::{Hold, Msg, NodeStatus, Packet, Phase, StonithResult};
-use crate::config::{AuthKey, AuthKeys, KeyIndex, NodeName};
+use crate::config::{AuthKeys, NodeName};
+use crate::wire::{self, Message, Value};
 
 /// Why a datagram was not acted on. Doubles as the dropped-packet counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,60 +43,6 @@ impl DropReason {
 
 /// Heartbeat's `MAXMSG`.
 pub const MAX_DATAGRAM: usize = 256 * 1024;
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    s
-}
-
-/// CRC-32/CKSUM (poly 0x04C11DB7, MSB first, init 0, xorout !0), heartbeat's `crc`.
-fn crc_cksum(data: &[u8]) -> u32 {
-    let mut crc: u32 = 0;
-    for &b in data {
-        crc ^= u32::from(b) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04C1_1DB7
-            } else {
-                crc << 1
-            };
-        }
-    }
-    !crc
-}
-
-fn digest(key: &AuthKey, text: &[u8]) -> String {
-    match key {
-        AuthKey::Crc => format!("{:x}", crc_cksum(text)),
-        AuthKey::Md5(s) => match <Hmac<Md5> as KeyInit>::new_from_slice(s.expose()) {
-            Ok(mut m) => {
-                m.update(text);
-                hex(&m.finalize().into_bytes())
-            }
-            Err(_) => String::new(),
-        },
-        AuthKey::Sha1(s) => match <Hmac<Sha1> as KeyInit>::new_from_slice(s.expose()) {
-            Ok(mut m) => {
-                m.update(text);
-                hex(&m.finalize().into_bytes())
-            }
-            Err(_) => String::new(),
-        },
-    }
-}
-
-/// Constant-time comparison of two hex digests.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
 
 fn fields(p: &Packet) -> Vec<(&'static str, String)> {
     let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
@@ -185,17 +126,14 @@ fn fields(p: &Packet) -> Vec<(&'static str, String)> {
     f
 }
 
-/// Renders and signs `p` with the send key.
+/// Renders and signs `p` with the send key, as a UDP datagram. `None` only if the packet
+/// could not be rendered within heartbeat's size limit (never for the core's messages).
 pub fn encode(p: &Packet, auth: &AuthKeys) -> Vec<u8> {
-    let mut body = String::new();
+    let mut m = Message::new();
     for (k, v) in fields(p) {
-        body.push_str(k);
-        body.push('=');
-        body.push_str(&v);
-        body.push('\n');
+        m.push(k, Value::String(v.into_bytes()));
     }
-    let d = digest(auth.send_key(), body.as_bytes());
-    format!(">>>\n{body}auth={} {d}\n<<<\n", auth.send_index()).into_bytes()
+    wire::encode_udp(&m, auth).unwrap_or_default()
 }
 
 fn hexnum(s: &str) -> Result<u64, DropReason> {
@@ -206,40 +144,30 @@ fn decnum(s: &str) -> Result<u64, DropReason> {
     s.parse::<u64>().map_err(|_| DropReason::Malformed)
 }
 
+fn map_drop(r: wire::DropReason) -> DropReason {
+    use wire::DropReason as W;
+    match r {
+        W::Oversized { .. } => DropReason::Oversized,
+        W::UnknownKeyIndex { .. } => DropReason::UnknownKeyIndex,
+        W::MissingAuth | W::BadAuthToken | W::BadDigest { .. } => DropReason::BadAuth,
+        W::Truncated | W::Malformed { .. } | W::MissingTypePrefix { .. } | W::TooDeep => {
+            DropReason::Malformed
+        }
+    }
+}
+
 /// Verifies and parses one datagram.
 pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(DropReason::Oversized);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| DropReason::Malformed)?;
-    let inner = text
-        .strip_prefix(">>>\n")
-        .and_then(|t| t.strip_suffix("<<<\n"))
-        .ok_or(DropReason::Malformed)?;
-    // The auth line is the last line of the body; everything before it is signed.
-    let (signed, auth_line) = match inner.rfind("auth=") {
-        Some(i) if i == 0 || inner.as_bytes().get(i - 1) == Some(&b'\n') => inner.split_at(i),
-        _ => return Err(DropReason::Malformed),
-    };
-    let auth_val = auth_line
-        .strip_prefix("auth=")
-        .and_then(|a| a.strip_suffix('\n'))
-        .ok_or(DropReason::Malformed)?;
-    let (idx, given) = auth_val.split_once(' ').ok_or(DropReason::Malformed)?;
-    let idx = idx
-        .parse::<u8>()
-        .ok()
-        .and_then(KeyIndex::new)
-        .ok_or(DropReason::Malformed)?;
-    let key = auth.get(idx).ok_or(DropReason::UnknownKeyIndex)?;
-    if !same(&digest(key, signed.as_bytes()), given) {
-        return Err(DropReason::BadAuth);
-    }
-    let mut kv: Vec<(&str, &str)> = Vec::new();
-    for line in signed.lines() {
-        kv.push(line.split_once('=').ok_or(DropReason::Malformed)?);
-    }
-    let get = |k: &str| kv.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+    let m = wire::decode_udp(bytes, auth).map_err(map_drop)?;
+    from_message(m.message())
+}
+
+/// The typed view of an authenticated message.
+fn from_message(m: &Message) -> Result<Packet, DropReason> {
+    let get = |k: &str| m.get_str(k);
     let req = |k: &str| get(k).ok_or(DropReason::Malformed);
     let t = req("t")?;
     let src = NodeName::new(req("src")?);
@@ -340,13 +268,14 @@ pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::config::{AuthKey, KeyIndex, Secret};
+
+    fn idx(n: u8) -> KeyIndex {
+        KeyIndex::new(n).unwrap_or_else(|| unreachable!())
+    }
 
     fn keys() -> AuthKeys {
-        AuthKeys::single(
-            KeyIndex::new(1).unwrap_or_else(|| unreachable!()),
-            AuthKey::Sha1(Secret::new("k")),
-        )
+        AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("k")))
     }
 
     fn status() -> Packet {
@@ -365,39 +294,102 @@ mod tests {
         }
     }
 
-    #[test]
-    fn crc_is_cksum_not_ieee() {
-        // wire spec §0 item 4: check value of "123456789" is 765e7680
-        assert_eq!(crc_cksum(b"123456789"), 0x765e_7680);
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
     }
 
     #[test]
-    fn round_trip_and_hex_fields() {
+    fn round_trip_as_a_signed_netstring_datagram() {
+        // wire spec §0: netstring on UDP, typed fields, hex dt/seq, a trailer.
         let p = status();
         let b = encode(&p, &keys());
-        let text = String::from_utf8(b.clone()).unwrap_or_default();
-        assert!(text.contains("dt=7530\n"), "dt is hex (wire §0 item 6)");
-        assert!(text.contains("seq=1a\n"));
+        assert!(b.starts_with(b"###\n"));
+        assert!(contains(&b, b"(0)dt=7530,"), "dt is hex (wire §0 item 6)");
+        assert!(contains(&b, b"(0)seq=1a,"));
+        assert!(contains(&b, b"%%%\n"), "trailer follows");
         assert_eq!(decode(&b, &keys()), Ok(p));
+    }
+
+    #[test]
+    fn every_message_type_round_trips() {
+        let n = NodeName::new("node2");
+        for msg in [
+            Msg::Starting,
+            Msg::Resource {
+                hold: Hold::FOREIGN,
+                full: false,
+                stable: None,
+                info: Some("mach_down".into()),
+            },
+            Msg::Resource {
+                hold: Hold::ALL,
+                full: true,
+                stable: Some(true),
+                info: None,
+            },
+            Msg::AskResources {
+                set: Hold::LOCAL,
+                phase: Phase::Other,
+            },
+            Msg::IpRequest {
+                key: "10.0.0.1".into(),
+            },
+            Msg::IpRequestResp {
+                key: "10.0.0.1".into(),
+                weown: true,
+            },
+            Msg::HbTakeover {
+                set: "failback".into(),
+            },
+            Msg::Shutdone,
+            Msg::Stonith {
+                node: n.clone(),
+                result: StonithResult::Unneeded,
+            },
+            Msg::ReqNodes,
+            Msg::RepNodes {
+                nodes: vec![NodeName::new("node1"), n.clone()],
+            },
+        ] {
+            let p = Packet {
+                msg,
+                dest: Some(n.clone()),
+                ..status()
+            };
+            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+        }
+        for msg in [
+            Msg::Ack { ackseq: 0x1e },
+            Msg::Rexmit {
+                first: 42,
+                last: 42,
+            },
+            Msg::NakRexmit {
+                seq: 7,
+                info: "seqno too low".into(),
+            },
+        ] {
+            let p = Packet {
+                msg,
+                seq: None,
+                dest: Some(n.clone()),
+                ..status()
+            };
+            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+        }
     }
 
     #[test]
     fn tampering_and_wrong_keys_are_rejected() {
         let b = encode(&status(), &keys());
         let mut t = b.clone();
-        if let Some(i) = t.iter().position(|&c| c == b'a') {
-            t[i] = b'b';
+        if let Some(i) = t.windows(6).position(|w| w == b"active") {
+            t[i] = b'A';
         }
         assert_eq!(decode(&t, &keys()), Err(DropReason::BadAuth));
-        let other = AuthKeys::single(
-            KeyIndex::new(1).unwrap_or_else(|| unreachable!()),
-            AuthKey::Sha1(Secret::new("x")),
-        );
+        let other = AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("x")));
         assert_eq!(decode(&b, &other), Err(DropReason::BadAuth));
-        let idx2 = AuthKeys::single(
-            KeyIndex::new(2).unwrap_or_else(|| unreachable!()),
-            AuthKey::Crc,
-        );
+        let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
         assert_eq!(decode(&b, &idx2), Err(DropReason::UnknownKeyIndex));
         assert_eq!(decode(b"garbage", &keys()), Err(DropReason::Malformed));
     }

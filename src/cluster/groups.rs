@@ -152,6 +152,13 @@ impl Groups {
                 .any(|a| a.ops.contains(&(g, GroupOp::Take)))
     }
 
+    /// Drops queued (not yet started) takes of `g`.
+    pub fn cancel_takes(&mut self, g: usize) {
+        for a in self.current.iter_mut().chain(self.queue.iter_mut()) {
+            a.ops.retain(|op| *op != (g, GroupOp::Take));
+        }
+    }
+
     pub fn describe(&self, g: usize) -> String {
         let d = &self.defs[g];
         let mut s = d.node.to_string();

@@ -19,6 +19,8 @@ pub mod msg;
 pub mod notice;
 mod resources;
 pub mod rng;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 

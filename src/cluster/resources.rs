@@ -14,7 +14,9 @@ use crate::time::{Duration, Instant};
 
 const RSCRCVD_WAIT: Duration = Duration::from_secs(10);
 const STANDBY_FIRST: Duration = Duration::from_secs(10);
-const STANDBY_PHASE: Duration = Duration::from_secs(3600);
+/// heartbeat waits 1 h per later standby phase; a peer that cancelled its side (after
+/// declaring us dead) never answers, and that hour blocks healing and failback. Ours: 2 min.
+const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
@@ -74,10 +76,14 @@ pub(super) struct Rm {
     peer_known_empty: bool,
     /// Our pending standby request is an auto-failback (retried if it times out).
     failback_asked: bool,
+    /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
+    peer_releasing: bool,
     /// Sequence number of the peer's latest `resource` (reset when it restarts).
     peer_resource_seq: u64,
     /// The `isstable` we last told the peer.
     advertised_stable: bool,
+    /// The `rsc_hold` we last told the peer.
+    advertised_hold: Hold,
     pending_deaths: Vec<usize>,
     local_done: bool,
     foreign_done: bool,
@@ -109,8 +115,10 @@ impl Rm {
             peer_shutdone: false,
             peer_known_empty: false,
             failback_asked: false,
+            peer_releasing: false,
             peer_resource_seq: 0,
             advertised_stable: false,
+            advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
             local_done: false,
             foreign_done: false,
@@ -191,6 +199,13 @@ impl Cluster {
 
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
         self.rm.advertised_stable = stable;
+        self.rm.advertised_hold = self.rm.i_hold;
+        // While shutting down every report says so: `none` then means "releasing".
+        let info = if self.rm.shutdown_started && info.is_none() {
+            Some("shutdown")
+        } else {
+            info
+        };
         let hold = self.rm.i_hold;
         self.send_msg(
             None,
@@ -283,7 +298,11 @@ impl Cluster {
     fn req_our(&mut self, force: bool) {
         if self.rm.nice
             && !force
-            && (self.rm.other_holds.contains(Hold::FOREIGN) || self.rm.i_hold.contains(Hold::LOCAL))
+            && (self.rm.other_holds.contains(Hold::FOREIGN)
+                || self.rm.i_hold.contains(Hold::LOCAL)
+                // Ours: a peer shutting down reports `none` before it has released
+                // anything; its `shutdone` (or death) hands the groups over.
+                || self.rm.peer_releasing)
         {
             self.notice(Notice::LocalAcquisitionNone);
             self.local_work_done("T_RESOURCES(them)");
@@ -317,6 +336,7 @@ impl Cluster {
             return;
         }
         self.rm.needs_failback = true;
+        self.rm.peer_releasing = false;
         let name = self.mem.nodes[i].name.clone();
         let heard = self.mem.nodes[i].generation != 0;
         let clean = if self.rm.nice {
@@ -429,6 +449,7 @@ impl Cluster {
         let auth = self.rm.fencing.restarted(&name);
         self.rm.peer_shutdone = false;
         self.rm.peer_known_empty = false;
+        self.rm.peer_releasing = false;
         self.rm.peer_resource_seq = 0;
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
@@ -436,8 +457,12 @@ impl Cluster {
         let alive_before = self.mem.nodes[i].status != NodeStatus::Dead;
         let held = !self.rm.other_holds.is_none() || !self.rm.other_is_stable;
         self.cancel_standby();
-        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up,
-        // and ours never left us; nothing to take over.
+        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up.
+        // Ours: any ip-request we had outstanding died with its old incarnation, and the
+        // new one runs nothing yet, so take (the still missing) local groups ourselves.
+        if !self.rm.nice && !self.rm.shutdown_started && self.mem.comm_up {
+            self.req_our(true);
+        }
         if self.rm.nice && ((alive_before && held) || was_fencing) {
             self.rm.needs_failback = true;
             self.takeover(auth);
@@ -460,7 +485,8 @@ impl Cluster {
             // The takeover waiting for that fence never ran, so neither did the
             // acquisition of our own groups. A restarted peer holds nothing; after a
             // partition the holdings comparison below sorts out any overlap.
-            if restarted {
+            // A peer that is not `active` has not reached comm-up, so it runs nothing.
+            if restarted || self.mem.nodes[i].status != NodeStatus::Active {
                 self.req_our(true);
             } else if self.rm.nice {
                 // The peer's `resource` answer tells us whether it runs our groups;
@@ -476,11 +502,16 @@ impl Cluster {
         if self.rm.nice {
             let st = self.own_stable();
             self.send_resource(st, None);
+            // Its stable report may have arrived while we still counted it dead.
+            self.try_auto_failback();
         } else if self.mem.nodes[i].status == NodeStatus::Active {
             // Legacy: the home node always wins. Give back what is homed on the peer and
             // ask for ours (the peer does the same), as legacy failback does.
-            let give: Vec<(usize, GroupOp)> = self
-                .home_groups(&name)
+            let home = self.home_groups(&name);
+            for &g in &home {
+                self.rm.groups.cancel_takes(g);
+            }
+            let give: Vec<(usize, GroupOp)> = home
                 .into_iter()
                 .filter(|&g| self.rm.groups.states[g].is_active())
                 .map(|g| (g, GroupOp::Give))
@@ -500,7 +531,9 @@ impl Cluster {
     fn heal_check(&mut self, peer: &NodeName, from_msg: bool) {
         if !self.rm.nice
             || self.rm.shutdown_started
-            || self.rm.standby != Standby::Not
+            // Whatever the standby phase: a requester drops a set from `i_hold` before
+            // releasing it and an acceptor adds it after acquiring, so an overlap is real
+            // (the peer may have cancelled its side of the standby).
             || self.rm.rstate != RState::Stable
         {
             return;
@@ -530,6 +563,9 @@ impl Cluster {
             self.notice(Notice::SplitBrainRelease(release, peer.clone()));
             self.rm.i_hold = self.rm.i_hold.minus(release);
             self.send_resource(false, None);
+            for g in self.groups_of(release) {
+                self.rm.groups.cancel_takes(g);
+            }
             let ops = self
                 .groups_of(release)
                 .into_iter()
@@ -653,6 +689,7 @@ impl Cluster {
             self.rm.peer_resource_seq = seq;
         }
         self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+        self.rm.peer_releasing = info == Some("shutdown");
         self.rm.other_holds = if full || hold.is_none() {
             hold
         } else {
@@ -682,24 +719,35 @@ impl Cluster {
             self.rm.rscrcvd_at = None;
             self.req_our(false);
             self.foreign_work_done("T_RESOURCES(us)");
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
         if stable == Some(true) {
             self.try_auto_failback();
         }
         self.audit();
-        // Ours: nobody runs our local groups and both sides are settled: take them.
-        if self.rm.rstate == RState::Stable
+        // Only on a fresh, stable report: a peer in flux may be acquiring them right now.
+        if stable == Some(true) {
+            self.claim_orphans();
+        }
+        self.heal_check(&p.src, true);
+    }
+
+    /// Ours: nobody runs our local groups and both sides are settled: take them
+    /// (heartbeat only logs `No one owns our local resources!`).
+    fn claim_orphans(&mut self) {
+        if self.rm.nice
+            && self.mem.comm_up
+            && self.rm.rstate == RState::Stable
             && self.rm.other_is_stable
             && !self.rm.shutdown_started
             && !self.rm.i_hold.contains(Hold::LOCAL)
             && !self.rm.other_holds.contains(Hold::FOREIGN)
             && !self.local_groups().is_empty()
             && self.rm.standby == Standby::Not
+            && self.rm.groups.idle()
         {
             self.req_our(false);
         }
-        self.heal_check(&p.src, true);
     }
 
     /// §4.14 consistency audits (log only).
@@ -753,6 +801,9 @@ impl Cluster {
         if self.rm.rstate == RState::Shutdown {
             return;
         }
+        // A standby may make the peer acquire groups before it reports them: until its
+        // next stable report, it is no longer known to hold nothing (fence if it dies).
+        self.rm.peer_known_empty = false;
         let from_me = *src == self.me;
         let now = self.now;
         match (phase, self.rm.standby) {
@@ -823,7 +874,7 @@ impl Cluster {
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
-                self.send_resource(true, None);
+                self.send_resource(self.own_stable(), None);
             }
             (Phase::Done, Standby::Other) if !from_me => {
                 self.notice(Notice::StandbyAcquireFrom(set, src.clone()));
@@ -840,7 +891,7 @@ impl Cluster {
                 self.notice(Notice::OtherCompletedStandby(set));
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
-                self.send_resource(true, None);
+                self.send_resource(self.own_stable(), None);
             }
             (ph, st) => {
                 self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));
@@ -853,7 +904,9 @@ impl Cluster {
             return;
         };
         if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
-            // Queued behind any pending take of the same group, so the answer is true.
+            // The peer gets it: no queued take of ours may restart it afterwards. A take
+            // already running finishes first, then the give, so the answer is true.
+            self.rm.groups.cancel_takes(g);
             self.enqueue(
                 ActKind::LegacyGive {
                     key: key.to_string(),
@@ -882,6 +935,7 @@ impl Cluster {
         self.notice(Notice::ReceivedShutdownNotice(src.clone()));
         self.rm.peer_shutdone = true;
         self.rm.peer_known_empty = true;
+        self.rm.peer_releasing = false;
         self.rm.other_holds = Hold::NONE;
         self.rm.other_is_stable = true;
         self.rm.standby = Standby::Not;
@@ -1039,13 +1093,13 @@ impl Cluster {
     pub(super) fn rm_settle(&mut self) {
         if self.rm.nice
             && self.mem.comm_up
-            && !self.rm.advertised_stable
+            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.rm.i_hold)
             && !self.rm.shutdown_started
             && self.rm.rstate == RState::Stable
             && self.peer_is_alive()
             && self.own_stable()
         {
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
     }
 
@@ -1092,9 +1146,9 @@ impl Cluster {
         if self.rm.nice && self.peer_is_alive() {
             if self.stable() && self.rm.rstate == RState::Stable {
                 self.notice(Notice::HandOverAfterFailure(set));
-                for g in failed {
-                    self.rm.groups.states[g] = GroupState::Stopped;
-                }
+                // The groups stay `Failed` until the standby stops them; if the peer
+                // rejects or ignores the request, we offer again later.
+                self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
                 self.send_msg(
                     None,
                     Msg::AskResources {
@@ -1109,11 +1163,14 @@ impl Cluster {
             // Legacy: the home node owns the decision. Ask for our own groups again (the
             // peer answers `weown=no` if it does not run them, and we retry the start);
             // the peer's groups are its business.
+            // Kept `Failed` (and asked again later) until an answer lets us take it.
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             for g in failed {
-                self.rm.groups.states[g] = GroupState::Stopped;
                 if self.cfg.groups[g].node == self.me {
                     let key = self.cfg.groups[g].key().to_string();
                     self.send_msg(None, Msg::IpRequest { key });
+                } else {
+                    self.rm.groups.states[g] = GroupState::Stopped;
                 }
             }
         } else if self.rm.groups.idle() {
@@ -1153,7 +1210,7 @@ impl Cluster {
             self.req_our(false);
             self.notice(Notice::LocalTransitionCompleted);
             self.foreign_work_done("HB_R_BOTHSTARTING");
-            self.send_resource(true, None);
+            self.send_resource(self.own_stable(), None);
         }
         if self.rm.nice
             && let Some(i) = self.peer()

@@ -217,8 +217,8 @@ pub struct World {
     pub takeovers: u64,
     /// Scripted script outcomes for scenarios: (node, group, resource, op) → fail N times.
     pub script_fail: Vec<(usize, usize, usize, JobOp, u32)>,
-    /// (node, group) with a hung script: v1 has no script timeouts, so S1's grace
-    /// cannot run while the loser's stop hangs.
+    /// (node, group) with a hung script: v1 has no script timeouts and runs operations
+    /// one at a time, so S1's grace cannot run while a holder has a hung script.
     hung: BTreeSet<(usize, usize)>,
     /// The next N fence attempts fail.
     pub fence_failures: u32,
@@ -785,7 +785,14 @@ impl World {
                 let t = self.now + Duration::from_secs(20);
                 self.push(t, Ev::Start(n));
             }
-            Action::Exit(_) => self.crash(n, true),
+            Action::Exit(_) => {
+                self.crash(n, true);
+                if self.healed_at.is_some() {
+                    // A delayed shutdown completing after the heal: the operator starts it again.
+                    let t = self.now + Duration::from_secs(2);
+                    self.push(t, Ev::Start(n));
+                }
+            }
         }
     }
 
@@ -908,7 +915,9 @@ impl World {
                 self.overlap_since.remove(&g);
                 continue;
             }
-            if h.iter().any(|&n| self.hung.contains(&(n, g))) {
+            // A hung script blocks every later operation on its node (v1 runs them one at
+            // a time and has no script timeouts), so the grace cannot run meanwhile.
+            if h.iter().any(|&n| self.hung.iter().any(|&(hn, _)| hn == n)) {
                 self.overlap_since.remove(&g);
                 continue;
             }
@@ -1142,7 +1151,9 @@ fn strip(mut s: StatusView) -> StatusView {
 pub fn summarize(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
-    for l in text.lines() {
+    // Netstring fields: `LEN:(0)name=value,`.
+    for l in text.split(',') {
+        let l = l.split_once(')').map_or(l, |(_, f)| f);
         if let Some((k, _)) = l.split_once('=')
             && matches!(
                 k,
