@@ -135,15 +135,25 @@ fn the_fixture_is_refused_as_a_node_it_does_not_declare() {
 
 const DEBIAN_DOC: &str = "/usr/share/doc/heartbeat";
 
+/// Where the samples are: the installed package, or (images that exclude /usr/share/doc)
+/// the copy scripts/install-test-deps extracts from the .deb into target/.
+fn doc_dir() -> std::path::PathBuf {
+    let installed = Path::new(DEBIAN_DOC);
+    if installed.join("ha.cf.gz").exists() {
+        return installed.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/heartbeat-doc/usr/share/doc/heartbeat")
+}
+
 /// The Debian package's sample files (scripts/install-test-deps installs the package
 /// without starting it). A test may spawn gzip; the core may not.
 #[allow(clippy::disallowed_methods)]
 fn debian_sample(name: &str) -> String {
-    let plain = Path::new(DEBIAN_DOC).join(name);
+    let plain = doc_dir().join(name);
     if let Ok(t) = fs::read_to_string(&plain) {
         return t;
     }
-    let gz = Path::new(DEBIAN_DOC).join(format!("{name}.gz"));
+    let gz = doc_dir().join(format!("{name}.gz"));
     let out = std::process::Command::new("gzip")
         .arg("-dc")
         .arg(&gz)
