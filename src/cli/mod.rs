@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod check_config;
+pub mod daemon;
 pub mod decode_packet;
 
 /// Where heartbeat keeps its configuration unless told otherwise.
@@ -29,6 +30,37 @@ pub enum Mode {
     Version,
     /// `--decode-packet [FILE|-]`: decode and verify one raw UDP payload.
     DecodePacket { input: Option<PathBuf> },
+    /// No mode flag: run the daemon.
+    Daemon,
+    /// `-s`: is the daemon running?
+    Status,
+    /// `-k`: stop the running daemon and wait until it is gone.
+    Stop,
+    /// `-r`: validate the configuration, then SIGHUP the running daemon.
+    Reload,
+}
+
+/// heartbeat's own flags (besides the modes) and where the daemon keeps its files.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DaemonFlags {
+    /// `-f`: stay in the foreground.
+    pub foreground: bool,
+    /// `-d` (repeatable): debug level increment.
+    pub debug: u8,
+    /// `-l`: no realtime scheduling.
+    pub no_realtime: bool,
+    /// `-v`: print the parsed configuration before starting.
+    pub verbose: bool,
+    /// `-M`: no resource management.
+    pub no_resources: bool,
+    /// `--pidfile PATH` (default `/run/heartbeat.pid`).
+    pub pidfile: Option<PathBuf>,
+    /// `--state-dir DIR` (default `/var/lib/heartbeat`).
+    pub state_dir: Option<PathBuf>,
+    /// `--run-dir DIR` (default `/run/heartbeat`; `rsctmp/` lives there).
+    pub run_dir: Option<PathBuf>,
+    /// `--lock-dir DIR` (default `/var/lock`): UUCP locks of serial media.
+    pub lock_dir: Option<PathBuf>,
 }
 
 /// Options shared by every mode.
@@ -43,7 +75,12 @@ pub struct Options {
     pub node: Option<String>,
     /// `--no-host-checks`: skip interface/device/host checks (another machine's config).
     pub no_host_checks: bool,
+    /// heartbeat's daemon flags and file locations.
+    pub daemon: DaemonFlags,
 }
+
+/// heartbeat's usage text (stderr, exit 2).
+pub const USAGE: &str = "Usage: heartbeat [-dDkMrRsvWlVf] [-C Current-resource-state]\n\t-C only valid with -R\n\t-r is mutually exclusive with -R";
 
 /// A command line that could not be understood.
 #[derive(Debug)]
@@ -72,6 +109,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
     let mut node = None;
     let mut no_host_checks = false;
     let mut decode_input = None;
+    let mut daemon = DaemonFlags::default();
     let set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), UsageError> {
         if mode.is_some() {
             return Err(UsageError("only one mode may be given".into()));
@@ -91,6 +129,18 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             Long("authkeys") => authkeys = Some(PathBuf::from(parser.value()?)),
             Long("node") => node = Some(parser.value()?.string()?),
             Long("no-host-checks") => no_host_checks = true,
+            Short('s') => set_mode(Mode::Status, &mut mode)?,
+            Short('k') => set_mode(Mode::Stop, &mut mode)?,
+            Short('r') => set_mode(Mode::Reload, &mut mode)?,
+            Short('f') => daemon.foreground = true,
+            Short('d') => daemon.debug = daemon.debug.saturating_add(1),
+            Short('l') => daemon.no_realtime = true,
+            Short('v') => daemon.verbose = true,
+            Short('M') => daemon.no_resources = true,
+            Long("pidfile") => daemon.pidfile = Some(parser.value()?.into()),
+            Long("state-dir") => daemon.state_dir = Some(parser.value()?.into()),
+            Long("run-dir") => daemon.run_dir = Some(parser.value()?.into()),
+            Long("lock-dir") => daemon.lock_dir = Some(parser.value()?.into()),
             Value(v)
                 if matches!(mode, Some(Mode::DecodePacket { .. })) && decode_input.is_none() =>
             {
@@ -104,7 +154,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             input: decode_input.filter(|p| p.as_os_str() != "-"),
         },
         Some(m) => m,
-        None => return Err(UsageError("no mode given (try --check-config)".into())),
+        None => Mode::Daemon,
     };
     Ok(Options {
         mode,
@@ -112,6 +162,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
         authkeys,
         node,
         no_host_checks,
+        daemon,
     })
 }
 
@@ -123,6 +174,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!("heartbeat: {e}");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -133,6 +185,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
         Mode::CheckConfig | Mode::PrintDefaults => check_config::run(&opts),
         Mode::DecodePacket { .. } => decode_packet::run(&opts),
+        Mode::Daemon => daemon::start(&opts),
+        Mode::Status => daemon::status(&opts),
+        Mode::Stop => daemon::stop(&opts),
+        Mode::Reload => daemon::reload(&opts),
     }
 }
 
@@ -172,7 +228,28 @@ mod tests {
     #[test]
     fn two_modes_or_none_are_refused() {
         assert!(parse(&["--check-config", "-D"]).is_err());
-        assert!(parse(&[]).is_err());
+        assert!(parse(&["-s", "-k"]).is_err());
+        assert_eq!(
+            parse(&[]).unwrap().mode,
+            Mode::Daemon,
+            "no mode = run the daemon"
+        );
         assert!(parse(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn heartbeat_flags() {
+        let o = parse(&["-f", "-d", "-d", "-l", "-v", "-M"]).unwrap();
+        assert_eq!(o.mode, Mode::Daemon);
+        assert!(o.daemon.foreground && o.daemon.no_realtime && o.daemon.verbose);
+        assert!(o.daemon.no_resources);
+        assert_eq!(o.daemon.debug, 2);
+        assert_eq!(parse(&["-s"]).unwrap().mode, Mode::Status);
+        assert_eq!(parse(&["-k"]).unwrap().mode, Mode::Stop);
+        assert_eq!(parse(&["-r"]).unwrap().mode, Mode::Reload);
+        let o = parse(&["-k", "--pidfile", "/tmp/p", "--state-dir", "/tmp/s"]).unwrap();
+        assert_eq!(o.daemon.pidfile, Some(PathBuf::from("/tmp/p")));
+        assert_eq!(o.daemon.state_dir, Some(PathBuf::from("/tmp/s")));
+        assert!(parse(&["-x"]).is_err());
     }
 }

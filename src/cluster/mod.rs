@@ -1,2 +1,266 @@
 //! The cluster state machine: one node's view of membership, transport and v1 resource
-//! negotiation. Pure: `handle(now, input)` in, `poll_action()` out.
+//! negotiation. Pure: `handle(now, input)` in, `poll_action()` out (architecture.md §1–2).
+//!
+//! * [`membership`] — heartbeats, node and link liveness, comm-up, reqnodes/repnodes,
+//!   sequence numbers, generations, retransmission, ping nodes.
+//! * [`resources`] — the v1 resource manager (behaviour spec §4): starting/resource
+//!   negotiation, takeover, failback, standby, shutdown, legacy ip-request, split-brain
+//!   healing.
+//! * [`groups`] — running one resource group operation at a time as script jobs.
+//! * [`fencing`] — the only place a takeover permission can be made.
+//! * [`codec`] — the only place typed packets meet bytes.
+
+pub mod codec;
+pub mod config;
+pub mod fencing;
+mod groups;
+mod membership;
+pub mod msg;
+pub mod notice;
+mod resources;
+pub mod rng;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+pub use codec::DropReason;
+pub use config::ClusterConfig;
+pub use groups::{GroupState, Job, JobId, JobOp};
+pub use msg::{Hold, NodeStatus};
+pub use notice::{Notice, Priority};
+
+use crate::config::NodeName;
+use crate::time::Instant;
+use membership::Membership;
+use resources::Rm;
+
+/// What the edge knows at process start.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    /// This start's generation, already persisted and strictly above the previous one.
+    pub generation: u64,
+    /// Seed for the core's SplitMix64 (ACK triggers, retransmission jitter).
+    pub seed: u64,
+    /// Wall-clock seconds at `now` of `Cluster::new`, for the informational `ts` field.
+    pub wall_secs: u64,
+    /// Our process id, for `Heartbeat shutdown in progress. (PID)`.
+    pub pid: u32,
+}
+
+/// Administrative requests (hb_standby, hb_takeover, SIGTERM).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `hb_standby [all|local|foreign|failback]`, already mapped to a set (§4.9).
+    Standby(Hold),
+    /// `hb_takeover [all|local|foreign|failback]` (§4.10), the argument as typed.
+    Takeover(String),
+    /// Graceful shutdown (§4.11).
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A datagram received on medium `medium` (index into `ClusterConfig::media`).
+    Datagram {
+        medium: usize,
+        bytes: Vec<u8>,
+    },
+    /// An ICMP echo reply from a ping host.
+    PingReply {
+        host: String,
+    },
+    /// A script finished; `ok` is exit status 0 (for `Status` jobs: "running").
+    JobFinished {
+        job: JobId,
+        ok: bool,
+    },
+    /// The fence device's verdict on resetting `node`.
+    FenceFinished {
+        node: NodeName,
+        ok: bool,
+    },
+    Command(Command),
+}
+
+/// Why the daemon should exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    Shutdown,
+}
+
+#[must_use]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send {
+        medium: usize,
+        bytes: Vec<u8>,
+    },
+    /// Send an ICMP echo to a ping host.
+    Ping {
+        host: String,
+    },
+    Run(Job),
+    /// Reset `node` with the configured STONITH device.
+    Fence {
+        node: NodeName,
+    },
+    /// Re-announce a kept group's addresses (gratuitous ARP) after a split brain.
+    Announce {
+        group: usize,
+    },
+    Notice(Notice),
+    /// A resource would not stop: the machine must reboot now (behaviour spec §2.7).
+    Reboot,
+    Exit(ExitReason),
+}
+
+/// A snapshot of one node's view, for cl_status and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusView {
+    pub me: NodeName,
+    pub comm_up: bool,
+    pub nodes: Vec<NodeView>,
+    /// `cl_status rscstatus`: `None` while in transition, else what we hold.
+    pub rsc: Option<Hold>,
+    pub groups: Vec<GroupState>,
+    pub drops: [u64; 9],
+    pub shutting_down: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: NodeName,
+    pub is_ping: bool,
+    pub status: NodeStatus,
+    pub generation: u64,
+    pub links: Vec<(String, membership::LinkState)>,
+}
+
+pub use membership::LinkState;
+
+/// Errors building a [`Cluster`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterError {
+    NotANode(NodeName),
+    NoMedia,
+    /// A haresources line names a node that is not configured.
+    GroupNode(NodeName),
+}
+
+/// One node's view of the cluster.
+pub struct Cluster {
+    cfg: ClusterConfig,
+    me: NodeName,
+    boot: Boot,
+    boot_at: Instant,
+    now: Instant,
+    mem: Membership,
+    rm: Rm,
+    actions: VecDeque<Action>,
+}
+
+impl Cluster {
+    pub fn new(
+        cfg: ClusterConfig,
+        me: NodeName,
+        boot: Boot,
+        now: Instant,
+    ) -> Result<Cluster, ClusterError> {
+        if !cfg.nodes.contains(&me) {
+            return Err(ClusterError::NotANode(me));
+        }
+        if cfg.media.is_empty() {
+            return Err(ClusterError::NoMedia);
+        }
+        if let Some(g) = cfg.groups.iter().find(|g| !cfg.nodes.contains(&g.node)) {
+            return Err(ClusterError::GroupNode(g.node.clone()));
+        }
+        let mem = Membership::new(&cfg, &me, &boot, now);
+        let rm = Rm::new(&cfg, &me);
+        let mut c = Cluster {
+            cfg,
+            me,
+            boot,
+            boot_at: now,
+            now,
+            mem,
+            rm,
+            actions: VecDeque::new(),
+        };
+        c.notice(Notice::Generation(c.boot.generation));
+        c.start(now);
+        c.drain_loopback();
+        Ok(c)
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        self.enter(now);
+        match input {
+            Input::Datagram { medium, bytes } => self.on_datagram(medium, &bytes),
+            Input::PingReply { host } => self.on_ping_reply(&host),
+            Input::JobFinished { job, ok } => self.on_job_finished(job, ok),
+            Input::FenceFinished { node, ok } => self.on_fence_finished(&node, ok),
+            Input::Command(c) => self.on_command(c),
+        }
+        self.after();
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.enter(now);
+        self.membership_timers();
+        self.rm_timers();
+        self.after();
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.membership_deadline(), self.rm_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn status(&self) -> StatusView {
+        StatusView {
+            me: self.me.clone(),
+            comm_up: self.mem.comm_up,
+            nodes: self.node_views(),
+            rsc: self.rsc_status(),
+            groups: self.rm.group_states(),
+            drops: self.mem.drops,
+            shutting_down: self.rm.shutting_down(),
+        }
+    }
+
+    /// Dropped-packet counters, indexed by [`DropReason::index`] (cheaper than `status`).
+    pub fn drops(&self) -> [u64; 9] {
+        self.mem.drops
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    fn enter(&mut self, now: Instant) {
+        // Time never goes backwards inside the core, whatever the edge passes.
+        let now = now.max(self.now);
+        self.check_stall(now);
+        self.now = now;
+    }
+
+    fn after(&mut self) {
+        self.drain_loopback();
+        self.pump();
+        self.drain_loopback();
+        self.rm_settle();
+        self.drain_loopback();
+    }
+
+    fn notice(&mut self, n: Notice) {
+        self.actions.push_back(Action::Notice(n));
+    }
+}

@@ -45,6 +45,8 @@ pub mod arp;
 pub mod clock;
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
+/// The one pump: OS events into the core, actions out to the OS.
+pub mod event_loop;
 /// `/var/lib/heartbeat/fifo`: messages from hb_standby & co.
 pub mod fifo;
 /// Fuzz entry points (also replayed by `cargo test`).

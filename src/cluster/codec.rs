@@ -1,0 +1,396 @@
+//! The ONE place where typed [`Packet`]s become bytes and back, on top of `crate::wire`:
+//! outgoing packets are netstring datagrams signed twice (inner `auth` + trailer) exactly as
+//! heartbeat 3.0.6 sends them; incoming datagrams (netstring or classic) must pass
+//! `wire::decode_udp`, whose `Authenticated<Message>` is the only input this module turns
+//! into a [`Packet`]. The rest of the core sees [`Packet`] and [`DropReason`] only.
+
+use super::msg::{Hold, Msg, NodeStatus, Packet, Phase, StonithResult};
+use crate::config::{AuthKeys, NodeName};
+use crate::wire::{self, Message, Value};
+
+/// Why a datagram was not acted on. Doubles as the dropped-packet counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    Malformed,
+    Oversized,
+    UnknownKeyIndex,
+    BadAuth,
+    UnknownNode,
+    FromSelf,
+    OldGeneration,
+    /// A sequence number already seen (duplicate over a second medium, or a replay).
+    Replayed,
+    /// Addressed to another node.
+    NotForUs,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Malformed,
+        DropReason::Oversized,
+        DropReason::UnknownKeyIndex,
+        DropReason::BadAuth,
+        DropReason::UnknownNode,
+        DropReason::FromSelf,
+        DropReason::OldGeneration,
+        DropReason::Replayed,
+        DropReason::NotForUs,
+    ];
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Heartbeat's `MAXMSG`.
+pub const MAX_DATAGRAM: usize = 256 * 1024;
+
+fn fields(p: &Packet) -> Vec<(&'static str, String)> {
+    let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
+    if let Some(d) = &p.dest {
+        f.push(("dest", d.to_string()));
+    }
+    match &p.msg {
+        Msg::Status {
+            st,
+            dt_ms,
+            protocol,
+        } => {
+            f.push(("st", st.name().into()));
+            if let Some(dt) = dt_ms {
+                f.push(("dt", format!("{dt:x}")));
+            }
+            if *protocol {
+                f.push(("protocol", "1".into()));
+            }
+        }
+        Msg::Resource {
+            hold,
+            full,
+            stable,
+            info,
+        } => {
+            f.push(("rsc_hold", hold.name().into()));
+            if *full {
+                f.push(("rtype", "full".into()));
+            }
+            if let Some(s) = stable {
+                f.push(("isstable", if *s { "1" } else { "0" }.into()));
+            }
+            if let Some(i) = info {
+                f.push(("info", i.clone()));
+            }
+        }
+        Msg::AskResources { set, phase } => {
+            f.push(("rsc_hold", set.name().into()));
+            f.push(("info", phase.name().into()));
+        }
+        Msg::IpRequest { key } => f.push(("ipaddr", key.clone())),
+        Msg::IpRequestResp { key, weown } => {
+            f.push(("ipaddr", key.clone()));
+            f.push(("weown", if *weown { "yes" } else { "no" }.into()));
+            f.push(("ok", "OK".into()));
+        }
+        Msg::HbTakeover { set } => f.push(("rsc_hold", set.clone())),
+        Msg::Shutdone => f.push(("st", "dead".into())),
+        Msg::Stonith { node, result } => {
+            f.push(("node", node.to_string()));
+            f.push(("result", result.name().into()));
+        }
+        Msg::RepNodes { nodes } => {
+            let mut l = String::new();
+            for n in nodes {
+                l.push_str(n.as_str());
+                l.push(' ');
+            }
+            f.push(("nodelist", l));
+            f.push(("delnodelist", " ".into()));
+        }
+        Msg::Ack { ackseq } => f.push(("ackseq", format!("{ackseq:x}"))),
+        Msg::Rexmit { first, last } => {
+            f.push(("firstseq", first.to_string()));
+            f.push(("lastseq", last.to_string()));
+        }
+        Msg::NakRexmit { seq, info } => {
+            f.push(("firstseq", format!("{seq:x}")));
+            f.push(("info", info.clone()));
+        }
+        Msg::Starting | Msg::ReqNodes | Msg::Other { .. } => {}
+    }
+    f.push(("src", p.src.to_string()));
+    if let Some(s) = p.seq {
+        f.push(("seq", format!("{s:x}")));
+    }
+    f.push(("hg", format!("{:x}", p.generation)));
+    f.push(("ts", format!("{:x}", p.ts)));
+    f.push(("ttl", p.ttl.to_string()));
+    f
+}
+
+/// Renders and signs `p` with the send key, as a UDP datagram. `None` only if the packet
+/// could not be rendered within heartbeat's size limit (never for the core's messages).
+pub fn encode(p: &Packet, auth: &AuthKeys) -> Vec<u8> {
+    let mut m = Message::new();
+    for (k, v) in fields(p) {
+        m.push(k, Value::String(v.into_bytes()));
+    }
+    wire::encode_udp(&m, auth).unwrap_or_default()
+}
+
+fn hexnum(s: &str) -> Result<u64, DropReason> {
+    u64::from_str_radix(s, 16).map_err(|_| DropReason::Malformed)
+}
+
+fn decnum(s: &str) -> Result<u64, DropReason> {
+    s.parse::<u64>().map_err(|_| DropReason::Malformed)
+}
+
+fn map_drop(r: wire::DropReason) -> DropReason {
+    use wire::DropReason as W;
+    match r {
+        W::Oversized { .. } => DropReason::Oversized,
+        W::UnknownKeyIndex { .. } => DropReason::UnknownKeyIndex,
+        W::MissingAuth | W::BadAuthToken | W::BadDigest { .. } => DropReason::BadAuth,
+        W::Truncated | W::Malformed { .. } | W::MissingTypePrefix { .. } | W::TooDeep => {
+            DropReason::Malformed
+        }
+    }
+}
+
+/// Verifies and parses one datagram.
+pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(DropReason::Oversized);
+    }
+    let m = wire::decode_udp(bytes, auth).map_err(map_drop)?;
+    from_message(m.message())
+}
+
+/// The typed view of an authenticated message.
+fn from_message(m: &Message) -> Result<Packet, DropReason> {
+    let get = |k: &str| m.get_str(k);
+    let req = |k: &str| get(k).ok_or(DropReason::Malformed);
+    let t = req("t")?;
+    let src = NodeName::new(req("src")?);
+    let dest = get("dest").map(NodeName::new);
+    let generation = get("hg").map(hexnum).transpose()?.unwrap_or(0);
+    let ts = hexnum(req("ts")?)?;
+    let ttl = get("ttl")
+        .map(|v| v.parse::<u8>().map_err(|_| DropReason::Malformed))
+        .transpose()?
+        .unwrap_or(0);
+    let msg = match t {
+        "status" => Msg::Status {
+            st: NodeStatus::parse(req("st")?).ok_or(DropReason::Malformed)?,
+            dt_ms: get("dt").map(hexnum).transpose()?,
+            protocol: get("protocol").is_some(),
+        },
+        "starting" => Msg::Starting,
+        "resource" => Msg::Resource {
+            hold: Hold::parse(req("rsc_hold")?).ok_or(DropReason::Malformed)?,
+            full: get("rtype") == Some("full"),
+            stable: get("isstable").map(|v| v == "1"),
+            info: get("info").map(str::to_string),
+        },
+        "ask_resources" => Msg::AskResources {
+            set: match get("rsc_hold") {
+                Some(h) => Hold::parse(h).ok_or(DropReason::Malformed)?,
+                None => Hold::ALL,
+            },
+            phase: match req("info")? {
+                "me" => Phase::Me,
+                "other" => Phase::Other,
+                "done" => Phase::Done,
+                _ => return Err(DropReason::Malformed),
+            },
+        },
+        "ip-request" => Msg::IpRequest {
+            key: req("ipaddr")?.to_string(),
+        },
+        "ip-request-resp" => Msg::IpRequestResp {
+            key: req("ipaddr")?.to_string(),
+            weown: get("weown") == Some("yes"),
+        },
+        "hb_takeover" => Msg::HbTakeover {
+            set: get("rsc_hold").unwrap_or("all").to_string(),
+        },
+        "shutdone" => Msg::Shutdone,
+        "stonith" => Msg::Stonith {
+            node: NodeName::new(req("node")?),
+            result: match req("result")? {
+                "OK" => StonithResult::Ok,
+                "n_stnth" => StonithResult::NoDevice,
+                "unneeded" => StonithResult::Unneeded,
+                _ => StonithResult::Bad,
+            },
+        },
+        "reqnodes" => Msg::ReqNodes,
+        "repnodes" => Msg::RepNodes {
+            nodes: req("nodelist")?
+                .split_whitespace()
+                .map(NodeName::new)
+                .collect(),
+        },
+        "NS_ackmsg" => Msg::Ack {
+            ackseq: hexnum(req("ackseq")?)?,
+        },
+        "NS_rexmit" => Msg::Rexmit {
+            first: decnum(req("firstseq")?)?,
+            last: decnum(req("lastseq")?)?,
+        },
+        "NS_nak_rexmit" => Msg::NakRexmit {
+            seq: hexnum(req("firstseq")?)?,
+            info: get("info").unwrap_or("").to_string(),
+        },
+        other => Msg::Other {
+            t: other.to_string(),
+        },
+    };
+    let seq = if msg.is_sequenced() {
+        let s = hexnum(req("seq")?)?;
+        if s == 0 {
+            return Err(DropReason::Malformed);
+        }
+        Some(s)
+    } else {
+        None
+    };
+    Ok(Packet {
+        src,
+        dest,
+        seq,
+        generation,
+        ts,
+        ttl,
+        msg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AuthKey, KeyIndex, Secret};
+
+    fn idx(n: u8) -> KeyIndex {
+        KeyIndex::new(n).unwrap_or_else(|| unreachable!())
+    }
+
+    fn keys() -> AuthKeys {
+        AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("k")))
+    }
+
+    fn status() -> Packet {
+        Packet {
+            src: NodeName::new("node1"),
+            dest: None,
+            seq: Some(0x1a),
+            generation: 5,
+            ts: 9,
+            ttl: 3,
+            msg: Msg::Status {
+                st: NodeStatus::Active,
+                dt_ms: Some(30000),
+                protocol: true,
+            },
+        }
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn round_trip_as_a_signed_netstring_datagram() {
+        // wire spec §0: netstring on UDP, typed fields, hex dt/seq, a trailer.
+        let p = status();
+        let b = encode(&p, &keys());
+        assert!(b.starts_with(b"###\n"));
+        assert!(contains(&b, b"(0)dt=7530,"), "dt is hex (wire §0 item 6)");
+        assert!(contains(&b, b"(0)seq=1a,"));
+        assert!(contains(&b, b"%%%\n"), "trailer follows");
+        assert_eq!(decode(&b, &keys()), Ok(p));
+    }
+
+    #[test]
+    fn every_message_type_round_trips() {
+        let n = NodeName::new("node2");
+        for msg in [
+            Msg::Starting,
+            Msg::Resource {
+                hold: Hold::FOREIGN,
+                full: false,
+                stable: None,
+                info: Some("mach_down".into()),
+            },
+            Msg::Resource {
+                hold: Hold::ALL,
+                full: true,
+                stable: Some(true),
+                info: None,
+            },
+            Msg::AskResources {
+                set: Hold::LOCAL,
+                phase: Phase::Other,
+            },
+            Msg::IpRequest {
+                key: "10.0.0.1".into(),
+            },
+            Msg::IpRequestResp {
+                key: "10.0.0.1".into(),
+                weown: true,
+            },
+            Msg::HbTakeover {
+                set: "failback".into(),
+            },
+            Msg::Shutdone,
+            Msg::Stonith {
+                node: n.clone(),
+                result: StonithResult::Unneeded,
+            },
+            Msg::ReqNodes,
+            Msg::RepNodes {
+                nodes: vec![NodeName::new("node1"), n.clone()],
+            },
+        ] {
+            let p = Packet {
+                msg,
+                dest: Some(n.clone()),
+                ..status()
+            };
+            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+        }
+        for msg in [
+            Msg::Ack { ackseq: 0x1e },
+            Msg::Rexmit {
+                first: 42,
+                last: 42,
+            },
+            Msg::NakRexmit {
+                seq: 7,
+                info: "seqno too low".into(),
+            },
+        ] {
+            let p = Packet {
+                msg,
+                seq: None,
+                dest: Some(n.clone()),
+                ..status()
+            };
+            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+        }
+    }
+
+    #[test]
+    fn tampering_and_wrong_keys_are_rejected() {
+        let b = encode(&status(), &keys());
+        let mut t = b.clone();
+        if let Some(i) = t.windows(6).position(|w| w == b"active") {
+            t[i] = b'A';
+        }
+        assert_eq!(decode(&t, &keys()), Err(DropReason::BadAuth));
+        let other = AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("x")));
+        assert_eq!(decode(&b, &other), Err(DropReason::BadAuth));
+        let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
+        assert_eq!(decode(&b, &idx2), Err(DropReason::UnknownKeyIndex));
+        assert_eq!(decode(b"garbage", &keys()), Err(DropReason::Malformed));
+    }
+}

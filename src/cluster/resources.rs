@@ -1,0 +1,1259 @@
+//! The v1 resource manager (behaviour spec §4) for a pair of nodes: start-up negotiation
+//! (`starting`/`resource`), takeover after death (with the fencing step), auto-failback,
+//! the standby protocol, hb_takeover, graceful shutdown, legacy `ip-request`, start-failure
+//! hand-over and split-brain healing.
+
+use super::fencing::{Decision, Fencing, TakeoverAuth, Why};
+use super::groups::{ActKind, GroupOp, GroupState, Groups};
+use super::membership::Kind;
+use super::msg::{Hold, Msg, NodeStatus, Packet, Phase, StonithResult};
+use super::notice::Notice;
+use super::{Action, Cluster, ClusterConfig, Command, ExitReason};
+use crate::config::{AutoFailback, NodeName};
+use crate::time::{Duration, Instant};
+
+const RSCRCVD_WAIT: Duration = Duration::from_secs(10);
+const STANDBY_FIRST: Duration = Duration::from_secs(10);
+/// heartbeat waits 1 h per later standby phase; a peer that cancelled its side (after
+/// declaring us dead) never answers, and that hour blocks healing and failback. Ours: 2 min.
+const STANDBY_PHASE: Duration = Duration::from_secs(60);
+const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
+/// A start failure offers the group to the peer 30 s later (§2.7 step 3).
+const HANDOVER_DELAY: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RState {
+    Init,
+    Starting,
+    BothStarting,
+    RscRcvd,
+    Stable,
+    Shutdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Standby {
+    Not,
+    Me,
+    Other,
+    Done,
+}
+
+impl Standby {
+    fn code(self) -> u8 {
+        match self {
+            Standby::Not => 0,
+            Standby::Me => 1,
+            Standby::Other => 2,
+            Standby::Done => 3,
+        }
+    }
+}
+
+pub(super) struct Rm {
+    nice: bool,
+    mode: AutoFailback,
+    pub groups: Groups,
+    i_hold: Hold,
+    other_holds: Hold,
+    other_is_stable: bool,
+    rstate: RState,
+    standby: Standby,
+    standby_deadline: Option<Instant>,
+    takeover_in_progress: bool,
+    needs_failback: bool,
+    shutdown_pending: bool,
+    shutdown_started: bool,
+    rscrcvd_at: Option<Instant>,
+    autofailback_at: Option<Instant>,
+    queued_standby: Option<Hold>,
+    handover_at: Option<Instant>,
+    fencing: Fencing,
+    peer_shutdone: bool,
+    /// The peer's last word was "I hold nothing" while stable: it needs no fencing.
+    /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
+    /// but whose report was lost would then run its groups unfenced beside ours.)
+    peer_known_empty: bool,
+    /// Our pending standby request is an auto-failback (retried if it times out).
+    failback_asked: bool,
+    /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
+    peer_releasing: bool,
+    /// Sequence number of the peer's latest `resource` (reset when it restarts).
+    peer_resource_seq: u64,
+    /// The `isstable` we last told the peer.
+    advertised_stable: bool,
+    /// The `rsc_hold` we last told the peer.
+    advertised_hold: Hold,
+    pending_deaths: Vec<usize>,
+    local_done: bool,
+    foreign_done: bool,
+    initial_logged: bool,
+    announced: bool,
+}
+
+impl Rm {
+    pub fn new(cfg: &ClusterConfig, _me: &NodeName) -> Rm {
+        Rm {
+            nice: cfg.nice_failback(),
+            mode: cfg.auto_failback,
+            groups: Groups::new(cfg.groups.clone()),
+            i_hold: Hold::NONE,
+            other_holds: Hold::NONE,
+            other_is_stable: false,
+            rstate: RState::Init,
+            standby: Standby::Not,
+            standby_deadline: None,
+            takeover_in_progress: false,
+            needs_failback: false,
+            shutdown_pending: false,
+            shutdown_started: false,
+            rscrcvd_at: None,
+            autofailback_at: None,
+            queued_standby: None,
+            handover_at: None,
+            fencing: Fencing::new(cfg.stonith),
+            peer_shutdone: false,
+            peer_known_empty: false,
+            failback_asked: false,
+            peer_releasing: false,
+            peer_resource_seq: 0,
+            advertised_stable: false,
+            advertised_hold: Hold::NONE,
+            pending_deaths: Vec::new(),
+            local_done: false,
+            foreign_done: false,
+            initial_logged: false,
+            announced: false,
+        }
+    }
+
+    pub fn group_states(&self) -> Vec<GroupState> {
+        self.groups.states.clone()
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown_started
+    }
+}
+
+impl Cluster {
+    // ---- helpers -------------------------------------------------------------------
+
+    fn peer(&self) -> Option<usize> {
+        self.mem.nodes.iter().position(|n| n.kind == Kind::Normal)
+    }
+
+    fn peer_is_alive(&self) -> bool {
+        self.peer().is_some_and(|i| self.peer_alive(i))
+    }
+
+    fn local_groups(&self) -> Vec<usize> {
+        (0..self.cfg.groups.len())
+            .filter(|&g| self.cfg.groups[g].node == self.me)
+            .collect()
+    }
+
+    fn groups_of(&self, set: Hold) -> Vec<usize> {
+        (0..self.cfg.groups.len())
+            .filter(|&g| {
+                let local = self.cfg.groups[g].node == self.me;
+                (local && set.contains(Hold::LOCAL)) || (!local && set.contains(Hold::FOREIGN))
+            })
+            .collect()
+    }
+
+    fn home_groups(&self, node: &NodeName) -> Vec<usize> {
+        (0..self.cfg.groups.len())
+            .filter(|&g| &self.cfg.groups[g].node == node)
+            .collect()
+    }
+
+    /// §4.2 "stable".
+    fn stable(&self) -> bool {
+        let rm = &self.rm;
+        if !rm.nice {
+            return rm.groups.idle();
+        }
+        rm.other_is_stable
+            && !rm.takeover_in_progress
+            && rm.standby == Standby::Not
+            && rm.standby_deadline.is_none()
+            && rm.groups.idle()
+            && matches!(rm.rstate, RState::Stable | RState::Shutdown | RState::Init)
+    }
+
+    /// What we advertise as `isstable`: our own side is settled. (Not `stable()`, which
+    /// also requires the peer to be stable: two nodes each waiting for the other to say
+    /// "stable" first would wait forever.)
+    fn own_stable(&self) -> bool {
+        let rm = &self.rm;
+        !rm.takeover_in_progress
+            && rm.standby == Standby::Not
+            && rm.groups.idle()
+            && rm.rstate == RState::Stable
+    }
+
+    pub(super) fn rsc_status(&self) -> Option<Hold> {
+        self.stable().then_some(self.rm.i_hold)
+    }
+
+    fn send_resource(&mut self, stable: bool, info: Option<&str>) {
+        self.rm.advertised_stable = stable;
+        self.rm.advertised_hold = self.rm.i_hold;
+        // While shutting down every report says so: `none` then means "releasing".
+        let info = if self.rm.shutdown_started && info.is_none() {
+            Some("shutdown")
+        } else {
+            info
+        };
+        let hold = self.rm.i_hold;
+        self.send_msg(
+            None,
+            Msg::Resource {
+                hold,
+                full: true,
+                stable: Some(stable),
+                info: info.map(str::to_string),
+            },
+        );
+    }
+
+    fn local_work_done(&mut self, reason: &'static str) {
+        self.rm.local_done = true;
+        self.initial_done(reason);
+    }
+
+    fn foreign_work_done(&mut self, reason: &'static str) {
+        self.rm.foreign_done = true;
+        self.initial_done(reason);
+    }
+
+    fn initial_done(&mut self, reason: &'static str) {
+        if self.rm.local_done && self.rm.foreign_done && !self.rm.initial_logged {
+            self.rm.initial_logged = true;
+            self.notice(Notice::InitialAcquisitionComplete(reason));
+        }
+    }
+
+    fn cancel_standby(&mut self) {
+        if self.rm.standby != Standby::Not || self.rm.standby_deadline.is_some() {
+            self.notice(Notice::CancellingStandby);
+            self.rm.standby = Standby::Not;
+            self.rm.standby_deadline = None;
+            if self.rm.i_hold == Hold::ALL {
+                self.rm.other_is_stable = true;
+            }
+        }
+    }
+
+    // ---- start-up ------------------------------------------------------------------
+
+    pub(super) fn rm_comm_up(&mut self) {
+        let alone = !self.peer_is_alive();
+        if self.rm.nice {
+            self.send_msg(None, Msg::Starting);
+            self.rm.rstate = if alone {
+                RState::Stable
+            } else {
+                RState::Starting
+            };
+            if alone {
+                self.rm.other_is_stable = true;
+            }
+        }
+        let deaths = std::mem::take(&mut self.rm.pending_deaths);
+        if alone && deaths.is_empty() {
+            self.req_our(true);
+            self.foreign_work_done("req_our_resources");
+            return;
+        }
+        if alone && !deaths.is_empty() {
+            // The takeover (after fencing, if configured) acquires our local groups too.
+            for i in deaths {
+                self.rm_node_dead(i);
+            }
+            return;
+        }
+        for i in deaths {
+            self.rm_node_dead(i);
+        }
+        if !self.rm.nice {
+            let peer_active = self
+                .peer()
+                .is_some_and(|i| self.mem.nodes[i].status == NodeStatus::Active);
+            if peer_active {
+                for g in self.local_groups() {
+                    let key = self.cfg.groups[g].key().to_string();
+                    self.send_msg(None, Msg::IpRequest { key });
+                }
+                self.foreign_work_done("status");
+            } else {
+                self.req_our(true);
+                self.foreign_work_done("status");
+            }
+        }
+    }
+
+    /// req_our_resources (§4.6): `force` acquires even if the peer claims our groups.
+    fn req_our(&mut self, force: bool) {
+        if self.rm.nice
+            && !force
+            && (self.rm.other_holds.contains(Hold::FOREIGN)
+                || self.rm.i_hold.contains(Hold::LOCAL)
+                // Ours: a peer shutting down reports `none` before it has released
+                // anything; its `shutdone` (or death) hands the groups over.
+                || self.rm.peer_releasing)
+        {
+            self.notice(Notice::LocalAcquisitionNone);
+            self.local_work_done("T_RESOURCES(them)");
+            return;
+        }
+        if self.rm.nice {
+            self.rm.i_hold = self.rm.i_hold.union(Hold::LOCAL);
+        }
+        let local = self.local_groups();
+        if local.is_empty() {
+            let me = self.me.clone();
+            self.notice(Notice::NoLocalResources(me));
+            self.local_work_done("req_our_resources");
+            return;
+        }
+        let ops = local.into_iter().map(|g| (g, GroupOp::Take)).collect();
+        self.enqueue(ActKind::ReqOur, ops);
+    }
+
+    // ---- death, restart, partition ---------------------------------------------------
+
+    pub(super) fn rm_node_dead(&mut self, i: usize) {
+        if !self.mem.comm_up {
+            if !self.rm.pending_deaths.contains(&i) {
+                self.rm.pending_deaths.push(i);
+            }
+            return;
+        }
+        self.cancel_standby();
+        if self.rm.shutdown_started {
+            return;
+        }
+        self.rm.needs_failback = true;
+        self.rm.peer_releasing = false;
+        let name = self.mem.nodes[i].name.clone();
+        let heard = self.mem.nodes[i].generation != 0;
+        let clean = if self.rm.nice {
+            self.rm.peer_shutdone || self.rm.peer_known_empty
+        } else {
+            self.rm.peer_shutdone
+        };
+        let must_fence = !(heard && clean);
+        match self.rm.fencing.decide(&name, must_fence) {
+            Decision::FenceNow => {
+                let dev = self.cfg.stonith_device.clone();
+                self.notice(Notice::Resetting(name.clone(), dev));
+                self.actions.push_back(Action::Fence { node: name });
+            }
+            Decision::Proceed(auth) => self.authorized_takeover(auth),
+        }
+    }
+
+    fn authorized_takeover(&mut self, auth: TakeoverAuth) {
+        let name = auth.node().clone();
+        match auth.why() {
+            Why::NoDevice => {
+                self.send_msg(
+                    None,
+                    Msg::Stonith {
+                        node: name.clone(),
+                        result: StonithResult::NoDevice,
+                    },
+                );
+                self.notice(Notice::NoStonith);
+                self.notice(Notice::SharedDisks);
+            }
+            Why::NotNeeded => {
+                self.notice(Notice::DeadNodeGaveUp(name.clone()));
+                self.send_msg(
+                    None,
+                    Msg::Stonith {
+                        node: name.clone(),
+                        result: StonithResult::Unneeded,
+                    },
+                );
+                if self.rm.nice && self.rm.i_hold == Hold::ALL {
+                    self.rm.other_is_stable = true;
+                    return;
+                }
+            }
+            Why::Fenced(_) => {
+                self.send_msg(
+                    None,
+                    Msg::Stonith {
+                        node: name.clone(),
+                        result: StonithResult::Ok,
+                    },
+                );
+            }
+            Why::Restarted => {}
+        }
+        self.takeover(auth);
+    }
+
+    /// §4.7 step 9. Only reachable with a [`TakeoverAuth`] from the fencing module.
+    fn takeover(&mut self, auth: TakeoverAuth) {
+        let name = auth.node().clone();
+        if self.rm.shutdown_started {
+            self.notice(Notice::TakeoverCancelledShutdown);
+            return;
+        }
+        self.notice(Notice::ResourcesBeingAcquired(name.clone()));
+        if self.rm.nice {
+            self.rm.i_hold = self.rm.i_hold.union(Hold::FOREIGN);
+            self.rm.other_holds = Hold::NONE;
+            self.rm.other_is_stable = true;
+            self.rm.takeover_in_progress = true;
+            if matches!(
+                self.rm.rstate,
+                RState::Starting | RState::BothStarting | RState::RscRcvd | RState::Init
+            ) {
+                self.rm.rstate = RState::Stable;
+                self.rm.rscrcvd_at = None;
+            }
+        }
+        self.req_our(true);
+        let ops = self
+            .home_groups(&name)
+            .into_iter()
+            .map(|g| (g, GroupOp::Take))
+            .collect();
+        self.enqueue(ActKind::MachDown(name), ops);
+    }
+
+    pub(super) fn on_fence_finished(&mut self, node: &NodeName, ok: bool) {
+        if !self.rm.fencing.in_progress(node) {
+            return;
+        }
+        if ok {
+            self.notice(Notice::NodeReset(node.clone()));
+            if let Some(auth) = self.rm.fencing.finished(self.now, node, true) {
+                self.authorized_takeover(auth);
+            }
+        } else {
+            self.notice(Notice::StonithRetry(node.clone()));
+            let _ = self.rm.fencing.finished(self.now, node, false);
+        }
+    }
+
+    /// A new generation from a node: its previous incarnation is gone (§8.4).
+    pub(super) fn rm_peer_restarted(&mut self, i: usize) {
+        let name = self.mem.nodes[i].name.clone();
+        let was_fencing = self.rm.fencing.in_progress(&name);
+        let auth = self.rm.fencing.restarted(&name);
+        self.rm.peer_shutdone = false;
+        self.rm.peer_known_empty = false;
+        self.rm.peer_releasing = false;
+        self.rm.peer_resource_seq = 0;
+        if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
+            return;
+        }
+        let alive_before = self.mem.nodes[i].status != NodeStatus::Dead;
+        let held = !self.rm.other_holds.is_none() || !self.rm.other_is_stable;
+        self.cancel_standby();
+        // Legacy: the restarted node pulls its own groups back with ip-request at comm-up.
+        // Ours: any ip-request we had outstanding died with its old incarnation, and the
+        // new one runs nothing yet, so take (the still missing) local groups ourselves.
+        if !self.rm.nice && !self.rm.shutdown_started && self.mem.comm_up {
+            self.req_our(true);
+        }
+        if self.rm.nice && ((alive_before && held) || was_fencing) {
+            self.rm.needs_failback = true;
+            self.takeover(auth);
+        }
+        self.rm.other_holds = Hold::NONE;
+        self.rm.other_is_stable = false;
+    }
+
+    /// Contact with a node we had declared dead (§4.12). heartbeat gives everything up and
+    /// restarts after a partition; we compare holdings and let exactly one node keep each
+    /// set (see docs/differences-from-heartbeat.md).
+    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool) {
+        let name = self.mem.nodes[i].name.clone();
+        let was_fencing = self.rm.fencing.in_progress(&name);
+        self.rm.fencing.cancel(&name);
+        if !self.mem.comm_up || self.rm.shutdown_started {
+            return;
+        }
+        if was_fencing {
+            // The takeover waiting for that fence never ran, so neither did the
+            // acquisition of our own groups. A restarted peer holds nothing; after a
+            // partition the holdings comparison below sorts out any overlap.
+            // A peer that is not `active` has not reached comm-up, so it runs nothing.
+            if restarted || self.mem.nodes[i].status != NodeStatus::Active {
+                self.req_our(true);
+            } else if self.rm.nice {
+                // The peer's `resource` answer tells us whether it runs our groups;
+                // on_resource takes them if nobody does.
+            } else {
+                for g in self.local_groups() {
+                    let key = self.cfg.groups[g].key().to_string();
+                    self.send_msg(None, Msg::IpRequest { key });
+                }
+            }
+        }
+        self.rm.announced = false;
+        if self.rm.nice {
+            let st = self.own_stable();
+            self.send_resource(st, None);
+            // Its stable report may have arrived while we still counted it dead.
+            self.try_auto_failback();
+        } else if self.mem.nodes[i].status == NodeStatus::Active {
+            // Legacy: the home node always wins. Give back what is homed on the peer and
+            // ask for ours (the peer does the same), as legacy failback does.
+            let home = self.home_groups(&name);
+            for &g in &home {
+                self.rm.groups.cancel_takes(g);
+            }
+            let give: Vec<(usize, GroupOp)> = home
+                .into_iter()
+                .filter(|&g| self.rm.groups.states[g].is_active())
+                .map(|g| (g, GroupOp::Give))
+                .collect();
+            if !give.is_empty() {
+                self.notice(Notice::SplitBrainRelease(Hold::FOREIGN, name.clone()));
+                self.enqueue(ActKind::Heal, give);
+            }
+            for g in self.local_groups() {
+                let key = self.cfg.groups[g].key().to_string();
+                self.send_msg(None, Msg::IpRequest { key });
+            }
+        }
+    }
+
+    /// Nice modes: both nodes claim the same set. The designated keeper keeps it.
+    fn heal_check(&mut self, peer: &NodeName, from_msg: bool) {
+        if !self.rm.nice
+            || self.rm.shutdown_started
+            // Whatever the standby phase: a requester drops a set from `i_hold` before
+            // releasing it and an acceptor adds it after acquiring, so an overlap is real
+            // (the peer may have cancelled its side of the standby).
+            || self.rm.rstate != RState::Stable
+        {
+            return;
+        }
+        let overlap = self.rm.i_hold.intersect(self.rm.other_holds.mirror());
+        if overlap.is_none() {
+            self.rm.announced = false;
+            return;
+        }
+        let mut keep = Hold::NONE;
+        let mut release = Hold::NONE;
+        for part in [Hold::LOCAL, Hold::FOREIGN] {
+            if !overlap.contains(part) {
+                continue;
+            }
+            let mine = match self.rm.mode {
+                AutoFailback::Off => self.me < *peer,
+                _ => part == Hold::LOCAL,
+            };
+            if mine {
+                keep = keep.union(part);
+            } else {
+                release = release.union(part);
+            }
+        }
+        if !release.is_none() {
+            self.notice(Notice::SplitBrainRelease(release, peer.clone()));
+            self.rm.i_hold = self.rm.i_hold.minus(release);
+            self.send_resource(false, None);
+            for g in self.groups_of(release) {
+                self.rm.groups.cancel_takes(g);
+            }
+            let ops = self
+                .groups_of(release)
+                .into_iter()
+                .map(|g| (g, GroupOp::Give))
+                .collect();
+            self.enqueue(ActKind::Heal, ops);
+        }
+        if !keep.is_none() {
+            // Tell the peer what we keep (it may never have heard it), once per episode
+            // and again whenever it claims the same set.
+            if from_msg || !self.rm.announced {
+                let st = self.own_stable();
+                self.send_resource(st, None);
+            }
+            if !self.rm.announced {
+                self.rm.announced = true;
+                self.notice(Notice::SplitBrainKeep(keep, peer.clone()));
+                for g in self.groups_of(keep) {
+                    if self.rm.groups.states[g] == GroupState::Running {
+                        self.actions.push_back(Action::Announce { group: g });
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- messages --------------------------------------------------------------------
+
+    pub(super) fn dispatch(&mut self, p: &Packet) {
+        self.on_membership_msg(p);
+        if !self.mem.comm_up {
+            return;
+        }
+        let from_me = p.src == self.me;
+        match &p.msg {
+            Msg::Starting if !from_me => self.on_starting(p.seq.unwrap_or(0)),
+            Msg::Resource {
+                hold,
+                full,
+                stable,
+                info,
+            } => self.on_resource(p, *hold, *full, *stable, info.as_deref()),
+            Msg::AskResources { set, phase } => self.on_ask(&p.src, *set, *phase),
+            Msg::IpRequest { key } if !from_me && !self.rm.nice => self.on_ip_request(&p.src, key),
+            Msg::IpRequestResp { key, weown }
+                if !self.rm.nice && p.dest.as_ref() == Some(&self.me) =>
+            {
+                self.notice(Notice::ReceivedIpRequestResp(key.clone(), *weown));
+                if !self.rm.shutdown_started
+                    && let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key)
+                {
+                    self.enqueue(ActKind::LegacyTake, vec![(g, GroupOp::Take)]);
+                }
+            }
+            Msg::HbTakeover { set } if !from_me => {
+                // rc.d/hb_takeover runs hb_standby with the complementary set (§4.10).
+                let s = match set.as_str() {
+                    "local" => Hold::FOREIGN,
+                    "foreign" => Hold::LOCAL,
+                    _ => Hold::ALL,
+                };
+                self.rm.queued_standby = Some(s);
+            }
+            Msg::Shutdone => self.on_shutdone(&p.src),
+            _ => {}
+        }
+    }
+
+    fn on_starting(&mut self, seq: u64) {
+        match self.rm.rstate {
+            RState::Init => {
+                self.notice(Notice::StartingInState0);
+                return;
+            }
+            RState::Starting => {
+                self.rm.rstate = RState::BothStarting;
+                self.foreign_work_done("HB_R_BOTHSTARTING");
+            }
+            _ => {}
+        }
+        // A `resource` the peer sent after this `starting` may have overtaken it.
+        if seq > self.rm.peer_resource_seq {
+            self.rm.other_is_stable = false;
+        }
+        if self.rm.takeover_in_progress {
+            self.notice(Notice::StartingDuringTakeover);
+        }
+        let st = self.rm.rstate == RState::Stable;
+        self.send_resource(st, None);
+    }
+
+    fn on_resource(
+        &mut self,
+        p: &Packet,
+        hold: Hold,
+        full: bool,
+        stable: Option<bool>,
+        info: Option<&str>,
+    ) {
+        if !self.rm.nice {
+            return;
+        }
+        if p.src == self.me {
+            if info == Some("mach_down") {
+                self.notice(Notice::MachDownComplete);
+                self.rm.takeover_in_progress = false;
+                self.rm.i_hold = self.rm.i_hold.union(Hold::FOREIGN);
+                self.rm.needs_failback = true;
+                self.foreign_work_done("mach_down");
+            }
+            return;
+        }
+        if self.rm.rstate == RState::Init {
+            self.notice(Notice::ResourceInState0);
+            return;
+        }
+        if let Some(seq) = p.seq {
+            if seq < self.rm.peer_resource_seq {
+                return; // overtaken by a newer report
+            }
+            self.rm.peer_resource_seq = seq;
+        }
+        self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+        self.rm.peer_releasing = info == Some("shutdown");
+        self.rm.other_holds = if full || hold.is_none() {
+            hold
+        } else {
+            self.rm.other_holds.union(hold)
+        };
+        if matches!(self.rm.rstate, RState::Starting | RState::BothStarting) {
+            self.rm.rstate = RState::RscRcvd;
+            self.rm.rscrcvd_at = Some(self.now);
+            if self.rm.mode == AutoFailback::Off {
+                self.foreign_work_done("T_RESOURCES(them)");
+            }
+        }
+        match stable {
+            Some(true) if !self.rm.other_is_stable => {
+                self.notice(Notice::RemoteTransitionCompleted);
+                self.rm.other_is_stable = true;
+                if self.rm.rstate == RState::Stable {
+                    self.send_resource(self.own_stable(), None);
+                }
+            }
+            Some(false) => self.rm.other_is_stable = false,
+            _ => {}
+        }
+        if !matches!(self.rm.rstate, RState::Stable | RState::Shutdown) && self.rm.other_is_stable {
+            self.notice(Notice::RemoteTransitionCompleted);
+            self.rm.rstate = RState::Stable;
+            self.rm.rscrcvd_at = None;
+            self.req_our(false);
+            self.foreign_work_done("T_RESOURCES(us)");
+            self.send_resource(self.own_stable(), None);
+        }
+        if stable == Some(true) {
+            self.try_auto_failback();
+        }
+        self.audit();
+        // Only on a fresh, stable report: a peer in flux may be acquiring them right now.
+        if stable == Some(true) {
+            self.claim_orphans();
+        }
+        self.heal_check(&p.src, true);
+    }
+
+    /// Ours: nobody runs our local groups and both sides are settled: take them
+    /// (heartbeat only logs `No one owns our local resources!`).
+    fn claim_orphans(&mut self) {
+        if self.rm.nice
+            && self.mem.comm_up
+            && self.rm.rstate == RState::Stable
+            && self.rm.other_is_stable
+            && !self.rm.shutdown_started
+            && !self.rm.i_hold.contains(Hold::LOCAL)
+            && !self.rm.other_holds.contains(Hold::FOREIGN)
+            && !self.local_groups().is_empty()
+            && self.rm.standby == Standby::Not
+            && self.rm.groups.idle()
+        {
+            self.req_our(false);
+        }
+    }
+
+    /// §4.14 consistency audits (log only).
+    fn audit(&mut self) {
+        let (i, o) = (self.rm.i_hold, self.rm.other_holds);
+        if i.contains(Hold::LOCAL) && o.contains(Hold::FOREIGN) {
+            self.notice(Notice::BothOwnOurs);
+        }
+        if i.contains(Hold::FOREIGN) && o.contains(Hold::LOCAL) {
+            self.notice(Notice::BothOwnForeign);
+        }
+    }
+
+    fn try_auto_failback(&mut self) {
+        self.rm.autofailback_at = None;
+        if self.rm.mode != AutoFailback::On
+            || self.rm.shutdown_started
+            || !self.rm.i_hold.contains(Hold::FOREIGN)
+            || !self.rm.needs_failback
+            || !self.peer_is_alive()
+        {
+            return;
+        }
+        if self.rm.standby == Standby::Not
+            && self.rm.other_is_stable
+            && self.rm.rstate == RState::Stable
+            && !self.rm.takeover_in_progress
+            && self.rm.groups.idle()
+        {
+            self.rm.needs_failback = false;
+            self.rm.failback_asked = true;
+            self.send_msg(
+                None,
+                Msg::AskResources {
+                    set: Hold::FOREIGN,
+                    phase: Phase::Me,
+                },
+            );
+        } else {
+            self.notice(Notice::AutoFailbackDelayed);
+            self.rm.autofailback_at = Some(self.now + AUTOFAILBACK_RETRY);
+        }
+    }
+
+    /// The standby protocol, §4.9.
+    fn on_ask(&mut self, src: &NodeName, set: Hold, phase: Phase) {
+        if !self.rm.nice {
+            self.notice(Notice::StandbyLegacy);
+            return;
+        }
+        if self.rm.rstate == RState::Shutdown {
+            return;
+        }
+        // A standby may make the peer acquire groups before it reports them: until its
+        // next stable report, it is no longer known to hold nothing (fence if it dies).
+        self.rm.peer_known_empty = false;
+        let from_me = *src == self.me;
+        let now = self.now;
+        match (phase, self.rm.standby) {
+            (Phase::Me, Standby::Not) => {
+                if !self.rm.other_is_stable {
+                    self.notice(Notice::StandbyFluxOther(src.clone()));
+                    return;
+                }
+                if self.rm.rstate != RState::Stable {
+                    self.notice(Notice::StandbyFluxLocal(src.clone()));
+                    return;
+                }
+                self.notice(Notice::WantsStandby(src.clone(), set));
+                if from_me {
+                    self.rm.other_is_stable = false;
+                    self.rm.standby = Standby::Me;
+                    self.rm.standby_deadline = Some(now + STANDBY_FIRST);
+                } else {
+                    self.rm.standby = Standby::Other;
+                    self.rm.standby_deadline = Some(now + STANDBY_PHASE);
+                    self.send_msg(
+                        None,
+                        Msg::AskResources {
+                            set,
+                            phase: Phase::Other,
+                        },
+                    );
+                }
+            }
+            (Phase::Me, st) => match self.rm.standby_deadline {
+                Some(d) => {
+                    let left = d.saturating_since(now).as_millis() / 1000;
+                    self.notice(Notice::StandbyInProgress(src.clone(), left));
+                }
+                None => self.notice(Notice::StandbyIgnored("me", src.clone(), st.code())),
+            },
+            (Phase::Other, _) if from_me => {}
+            (Phase::Other, Standby::Me) => {
+                self.notice(Notice::StandbyCanTake(src.clone(), set));
+                self.rm.standby_deadline = Some(now + STANDBY_PHASE);
+                self.rm.i_hold = self.rm.i_hold.minus(set);
+                self.send_msg(
+                    None,
+                    Msg::Resource {
+                        hold: self.rm.i_hold,
+                        full: true,
+                        stable: Some(false),
+                        info: Some("standby".into()),
+                    },
+                );
+                let ops = self
+                    .groups_of(set)
+                    .into_iter()
+                    .map(|g| (g, GroupOp::Give))
+                    .collect();
+                self.enqueue(ActKind::StandbyGive(set), ops);
+            }
+            (Phase::Done, Standby::Me) if from_me => {
+                self.notice(Notice::LocalStandbyCompleted(set));
+                self.rm.standby = Standby::Done;
+                self.rm.standby_deadline = Some(now + STANDBY_PHASE);
+            }
+            (Phase::Done, Standby::Done) if from_me => {
+                self.notice(Notice::StandbyAcquisitionDone(set));
+                if self.rm.mode == AutoFailback::On {
+                    self.local_work_done("auto_failback");
+                }
+                self.rm.i_hold = self.rm.i_hold.union(set.mirror());
+                self.rm.standby = Standby::Not;
+                self.rm.standby_deadline = None;
+                self.send_resource(self.own_stable(), None);
+            }
+            (Phase::Done, Standby::Other) if !from_me => {
+                self.notice(Notice::StandbyAcquireFrom(set, src.clone()));
+                let ops = self
+                    .groups_of(set.mirror())
+                    .into_iter()
+                    .map(|g| (g, GroupOp::Take))
+                    .collect();
+                self.enqueue(ActKind::StandbyTake(set), ops);
+                self.rm.standby = Standby::Done;
+            }
+            (Phase::Done, Standby::Done) => {
+                self.rm.failback_asked = false;
+                self.notice(Notice::OtherCompletedStandby(set));
+                self.rm.standby = Standby::Not;
+                self.rm.standby_deadline = None;
+                self.send_resource(self.own_stable(), None);
+            }
+            (ph, st) => {
+                self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));
+            }
+        }
+    }
+
+    fn on_ip_request(&mut self, src: &NodeName, key: &str) {
+        let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key) else {
+            return;
+        };
+        if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+            // The peer gets it: no queued take of ours may restart it afterwards. A take
+            // already running finishes first, then the give, so the answer is true.
+            self.rm.groups.cancel_takes(g);
+            self.enqueue(
+                ActKind::LegacyGive {
+                    key: key.to_string(),
+                    to: src.clone(),
+                },
+                vec![(g, GroupOp::Give)],
+            );
+        } else {
+            self.send_msg(
+                Some(src.clone()),
+                Msg::IpRequestResp {
+                    key: key.to_string(),
+                    weown: false,
+                },
+            );
+        }
+    }
+
+    fn on_shutdone(&mut self, src: &NodeName) {
+        if *src == self.me {
+            let me = self.me.clone();
+            self.notice(Notice::ShutdownComplete(me));
+            self.actions.push_back(Action::Exit(ExitReason::Shutdown));
+            return;
+        }
+        self.notice(Notice::ReceivedShutdownNotice(src.clone()));
+        self.rm.peer_shutdone = true;
+        self.rm.peer_known_empty = true;
+        self.rm.peer_releasing = false;
+        self.rm.other_holds = Hold::NONE;
+        self.rm.other_is_stable = true;
+        self.rm.standby = Standby::Not;
+        self.rm.standby_deadline = None;
+        if self.rm.shutdown_started {
+            return;
+        }
+        if let Decision::Proceed(auth) = self.rm.fencing.decide(src, false) {
+            self.takeover(auth);
+        }
+    }
+
+    // ---- commands ------------------------------------------------------------------
+
+    pub(super) fn on_command(&mut self, c: Command) {
+        match c {
+            Command::Standby(set) => self.send_msg(
+                None,
+                Msg::AskResources {
+                    set,
+                    phase: Phase::Me,
+                },
+            ),
+            Command::Takeover(arg) => self.send_msg(None, Msg::HbTakeover { set: arg }),
+            Command::Shutdown => {
+                if self.rm.shutdown_started {
+                    self.notice(Notice::ShutdownAlreadyUnderway);
+                } else if !self.mem.comm_up {
+                    self.notice(Notice::ShutdownDelayedComm);
+                    self.rm.shutdown_pending = true;
+                } else {
+                    self.send_status();
+                    if self.stable() {
+                        self.start_shutdown();
+                    } else {
+                        self.notice(Notice::ShutdownDelayedActivity);
+                        self.rm.shutdown_pending = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_shutdown(&mut self) {
+        self.rm.shutdown_pending = false;
+        self.rm.shutdown_started = true;
+        self.rm.i_hold = Hold::NONE;
+        self.rm.rstate = RState::Shutdown;
+        self.rm.handover_at = None;
+        self.rm.autofailback_at = None;
+        self.rm.queued_standby = None;
+        if self.rm.nice {
+            self.send_msg(
+                None,
+                Msg::Resource {
+                    hold: Hold::NONE,
+                    full: true,
+                    stable: Some(false),
+                    info: Some("shutdown".into()),
+                },
+            );
+        }
+        self.notice(Notice::ShutdownInProgress(self.boot.pid));
+        let ops = (0..self.cfg.groups.len())
+            .map(|g| (g, GroupOp::Give))
+            .collect();
+        self.enqueue(ActKind::Shutdown, ops);
+    }
+
+    // ---- activities ------------------------------------------------------------------
+
+    pub(super) fn activity_started(&mut self, act: &super::groups::Activity) {
+        match &act.kind {
+            ActKind::MachDown(_) => {
+                for (g, _) in act.ops.iter() {
+                    let key = self.cfg.groups[*g].key().to_string();
+                    self.notice(Notice::TakingOver(key));
+                }
+            }
+            ActKind::StandbyGive(s) => self.notice(Notice::GiveUpStandby(*s)),
+            ActKind::StandbyTake(s) => self.notice(Notice::AcquireStandby(s.mirror())),
+            ActKind::Shutdown => self.notice(Notice::GivingUpAll),
+            _ => {}
+        }
+    }
+
+    pub(super) fn activity_done(&mut self, kind: ActKind) {
+        match kind {
+            ActKind::ReqOur => {
+                self.notice(Notice::LocalAcquisitionCompleted);
+                if self.rm.nice && !self.rm.shutdown_started {
+                    let st = self.rm.rstate == RState::Stable;
+                    self.send_resource(st, Some("req_our_resources()"));
+                }
+                self.local_work_done("req_our_resources");
+            }
+            ActKind::MachDown(n) => {
+                if self.rm.nice {
+                    self.notice(Notice::NiceFailbackForeignAcquired);
+                    self.send_msg(
+                        None,
+                        Msg::Resource {
+                            hold: Hold::FOREIGN,
+                            full: false,
+                            stable: None,
+                            info: Some("mach_down".into()),
+                        },
+                    );
+                    self.notice(Notice::MachDownNodeComplete(n));
+                } else {
+                    self.notice(Notice::MachDownNodeComplete(n));
+                    self.foreign_work_done("status");
+                }
+            }
+            ActKind::StandbyGive(s) => {
+                self.notice(Notice::ReleaseCompletedStandby(s));
+                self.send_msg(
+                    None,
+                    Msg::AskResources {
+                        set: s,
+                        phase: Phase::Done,
+                    },
+                );
+            }
+            ActKind::StandbyTake(s) => {
+                self.notice(Notice::AcquisitionCompletedStandby(s.mirror()));
+                self.send_msg(
+                    None,
+                    Msg::AskResources {
+                        set: s,
+                        phase: Phase::Done,
+                    },
+                );
+            }
+            ActKind::Shutdown => {
+                self.notice(Notice::AllRelinquished);
+                self.send_msg(None, Msg::Shutdone);
+            }
+            ActKind::Heal => {
+                if self.rm.nice && !self.rm.shutdown_started {
+                    let st = self.own_stable();
+                    self.send_resource(st, None);
+                }
+            }
+            ActKind::LegacyGive { key, to } => {
+                self.send_msg(Some(to), Msg::IpRequestResp { key, weown: true });
+            }
+            ActKind::LegacyTake => self.local_work_done("ip-request-resp"),
+            ActKind::Retake => {}
+        }
+    }
+
+    /// Ours: once we are stable again after having told the peer we were not, say so;
+    /// otherwise the peer rejects standby requests as "in flux" until the next transition.
+    pub(super) fn rm_settle(&mut self) {
+        if self.rm.nice
+            && self.mem.comm_up
+            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.rm.i_hold)
+            && !self.rm.shutdown_started
+            && self.rm.rstate == RState::Stable
+            && self.peer_is_alive()
+            && self.own_stable()
+        {
+            self.send_resource(self.own_stable(), None);
+        }
+    }
+
+    /// Nothing is running: deferred work may start.
+    pub(super) fn on_idle(&mut self) {
+        if self.rm.groups.failed_since.take().is_some() && self.rm.handover_at.is_none() {
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
+        }
+        if self.rm.shutdown_pending && self.mem.comm_up && self.stable() {
+            self.send_status();
+            self.start_shutdown();
+            return;
+        }
+        if let Some(s) = self.rm.queued_standby.take()
+            && !self.rm.shutdown_started
+        {
+            self.send_msg(
+                None,
+                Msg::AskResources {
+                    set: s,
+                    phase: Phase::Me,
+                },
+            );
+        }
+    }
+
+    /// Start failure hand-over (§2.7 step 3, without heartbeat's always-`foreign` quirk).
+    fn handover(&mut self) {
+        self.rm.handover_at = None;
+        let failed: Vec<usize> = (0..self.rm.groups.states.len())
+            .filter(|&g| self.rm.groups.states[g] == GroupState::Failed)
+            .collect();
+        if failed.is_empty() || self.rm.shutdown_started {
+            return;
+        }
+        let mut set = Hold::NONE;
+        for &g in &failed {
+            set = set.union(if self.cfg.groups[g].node == self.me {
+                Hold::LOCAL
+            } else {
+                Hold::FOREIGN
+            });
+        }
+        if self.rm.nice && self.peer_is_alive() {
+            if self.stable() && self.rm.rstate == RState::Stable {
+                self.notice(Notice::HandOverAfterFailure(set));
+                // The groups stay `Failed` until the standby stops them; if the peer
+                // rejects or ignores the request, we offer again later.
+                self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
+                self.send_msg(
+                    None,
+                    Msg::AskResources {
+                        set,
+                        phase: Phase::Me,
+                    },
+                );
+            } else {
+                self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
+            }
+        } else if !self.rm.nice && self.peer_is_alive() {
+            // Legacy: the home node owns the decision. Ask for our own groups again (the
+            // peer answers `weown=no` if it does not run them, and we retry the start);
+            // the peer's groups are its business.
+            // Kept `Failed` (and asked again later) until an answer lets us take it.
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
+            for g in failed {
+                if self.cfg.groups[g].node == self.me {
+                    let key = self.cfg.groups[g].key().to_string();
+                    self.send_msg(None, Msg::IpRequest { key });
+                } else {
+                    self.rm.groups.states[g] = GroupState::Stopped;
+                }
+            }
+        } else if self.rm.groups.idle() {
+            // Nobody else can run it: try again here.
+            let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();
+            self.enqueue(ActKind::Retake, ops);
+        } else {
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
+        }
+    }
+
+    // ---- timers ----------------------------------------------------------------------
+
+    pub(super) fn rm_timers(&mut self) {
+        let now = self.now;
+        self.stop_retries();
+        if let Some(d) = self.rm.standby_deadline
+            && d <= now
+        {
+            self.notice(Notice::StandbyNoReply);
+            let unmoved = self.rm.standby == Standby::Me;
+            self.rm.standby = Standby::Not;
+            self.rm.standby_deadline = None;
+            self.rm.other_is_stable = true;
+            if std::mem::take(&mut self.rm.failback_asked) && unmoved {
+                // Ours: an auto-failback that got no answer is tried again.
+                self.rm.needs_failback = true;
+                self.rm.autofailback_at = Some(now + AUTOFAILBACK_RETRY);
+            }
+        }
+        if self.rm.rstate == RState::RscRcvd
+            && let Some(t) = self.rm.rscrcvd_at
+            && t + RSCRCVD_WAIT <= now
+        {
+            self.rm.rscrcvd_at = None;
+            self.rm.rstate = RState::Stable;
+            self.req_our(false);
+            self.notice(Notice::LocalTransitionCompleted);
+            self.foreign_work_done("HB_R_BOTHSTARTING");
+            self.send_resource(self.own_stable(), None);
+        }
+        if self.rm.nice
+            && let Some(i) = self.peer()
+            && self.peer_alive(i)
+        {
+            let peer = self.mem.nodes[i].name.clone();
+            self.heal_check(&peer, false);
+        }
+        if let Some(t) = self.rm.autofailback_at
+            && t <= now
+        {
+            self.try_auto_failback();
+        }
+        for n in self.rm.fencing.due(now) {
+            let dev = self.cfg.stonith_device.clone();
+            self.notice(Notice::Resetting(n.clone(), dev));
+            self.actions.push_back(Action::Fence { node: n });
+        }
+        if let Some(t) = self.rm.handover_at
+            && t <= now
+        {
+            self.handover();
+        }
+        if self.rm.shutdown_pending && self.mem.comm_up && self.stable() {
+            self.send_status();
+            self.start_shutdown();
+        }
+    }
+
+    pub(super) fn rm_deadline(&self) -> Option<Instant> {
+        let rm = &self.rm;
+        [
+            rm.standby_deadline,
+            rm.rscrcvd_at
+                .filter(|_| rm.rstate == RState::RscRcvd)
+                .map(|t| t + RSCRCVD_WAIT),
+            rm.autofailback_at,
+            rm.handover_at,
+            rm.fencing.next_deadline(),
+            rm.groups.stop_retry_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}

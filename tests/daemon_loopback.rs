@@ -1,0 +1,264 @@
+//! Two heartbeat-rs daemons on this machine's loopback form a cluster.
+//!
+//! Loopback cannot host two `ucast` nodes (both would bind the same port and unicast
+//! datagrams reach only one socket), so the nodes share a multicast group on `lo` with
+//! `loop 1`: every member of the group receives every datagram. Each node has its own
+//! temporary config dir (with `nodeinfo` naming it), state dir, run dir, pid file and logs.
+//! Synchronisation is by reading the log files for heartbeat's lines, with a deadline.
+#![allow(clippy::disallowed_methods)] // the test starts daemons and waits on real time
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_heartbeat");
+
+struct Node {
+    name: &'static str,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn setup(root: &Path, name: &'static str, port: u16, group: &str) -> Node {
+        let dir = root.join(name);
+        let etc = dir.join("etc");
+        std::fs::create_dir_all(etc.join("resource.d")).unwrap();
+        std::fs::write(
+            etc.join("ha.cf"),
+            format!(
+                "logfile {d}/ha-log\ndebugfile {d}/ha-debug\nuse_logd no\n\
+                 keepalive 200ms\nwarntime 1\ndeadtime 2\ninitdead 4\n\
+                 udpport {port}\nmcast lo {group} {port} 1 1\nauto_failback on\n\
+                 realtime off\nnode n1 n2\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(etc.join("haresources"), "n1 TestSvc::a\n").unwrap();
+        let keys = etc.join("authkeys");
+        std::fs::write(&keys, "auth 1\n1 sha1 loopback-test\n").unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(etc.join("nodeinfo"), format!("{name}\n")).unwrap();
+        let script = etc.join("resource.d/TestSvc");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nf=\"$HA_DIR/../svc-$1\"\ncase \"$2\" in\n\
+             start) touch \"$f\";;\nstop) rm -f \"$f\";;\n\
+             status) if [ -e \"$f\" ]; then echo running; else echo stopped; fi;;\nesac\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Node {
+            name,
+            dir,
+            child: None,
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            "--config-dir".into(),
+            format!("{d}/etc"),
+            "--pidfile".into(),
+            format!("{d}/heartbeat.pid"),
+            "--state-dir".into(),
+            format!("{d}/state"),
+            "--run-dir".into(),
+            format!("{d}/run"),
+            "--lock-dir".into(),
+            format!("{d}/run"),
+        ]
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(BIN)
+            .arg("-f")
+            .arg("-l")
+            .args(self.args())
+            .env("HEARTBEAT_REBOOT_COMMAND", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("stderr")).unwrap())
+            .spawn()
+            .expect("start heartbeat");
+        self.child = Some(child);
+    }
+
+    fn cli(&self, flag: &str) -> std::process::Output {
+        Command::new(BIN)
+            .arg(flag)
+            .args(self.args())
+            .output()
+            .expect("run heartbeat")
+    }
+
+    /// `heartbeat -k` runs while we reap the daemon: the daemon is our child, so until we
+    /// wait for it, it lingers as a zombie that `-k` would see as still running.
+    fn stop_with_k(&mut self) {
+        let mut k = Command::new(BIN)
+            .arg("-k")
+            .args(self.args())
+            .spawn()
+            .expect("run heartbeat -k");
+        assert!(self.wait_exit(30).success(), "{} exits 0", self.name);
+        let end = Instant::now() + Duration::from_secs(10);
+        let st = loop {
+            if let Some(st) = k.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < end, "heartbeat -k did not return");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(st.code(), Some(0), "heartbeat -k exit status");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ha-log")).unwrap_or_default()
+    }
+
+    fn holds_service(&self) -> bool {
+        self.dir.join("svc-a").exists()
+    }
+
+    /// Waits until `cond` holds, failing with the node's log after `secs`.
+    fn wait_for(&self, what: &str, secs: u64, cond: impl Fn(&Node) -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while !cond(self) {
+            assert!(
+                Instant::now() < end,
+                "{}: timed out waiting for {what}; log:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_exit(&mut self, secs: u64) -> ExitStatus {
+        let child = self.child.as_mut().expect("started");
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                self.child = None;
+                return st;
+            }
+            assert!(
+                Instant::now() < end,
+                "{} did not exit; log:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+#[test]
+fn two_daemons_see_each_other_active_and_sigterm_releases() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    // A group of our own, so concurrent runs do not hear each other.
+    let group = format!("225.0.{}.{}", (port >> 8) as u8, (port & 0xff) as u8 | 1);
+    let mut n1 = Node::setup(root.path(), "n1", port, &group);
+    let mut n2 = Node::setup(root.path(), "n2", port, &group);
+
+    assert_eq!(n1.cli("-s").status.code(), Some(3), "no pid file: stopped");
+    n1.start();
+    n2.start();
+
+    n1.wait_for("n2 active", 30, |n| {
+        n.log().contains("Status update for node n2: status active")
+    });
+    n2.wait_for("n1 active", 30, |n| {
+        n.log().contains("Status update for node n1: status active")
+    });
+    for n in [&n1, &n2] {
+        let log = n.log();
+        assert!(log.contains("Configuration validated. Starting heartbeat 3.0.6"));
+        assert!(
+            log.contains("info: Local status now set to: 'active'"),
+            "{log}"
+        );
+        let out = n.cli("-s");
+        assert_eq!(out.status.code(), Some(0), "{}", n.name);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with("heartbeat OK [pid ") && text.contains(&format!("[{}]...", n.name)),
+            "{text}"
+        );
+    }
+    // The generation was persisted in each node's own state dir.
+    let generation = std::fs::read(n1.dir.join("state/hb_generation")).unwrap();
+    assert_eq!(generation.len(), 16);
+
+    // n1 is the group's home node and acquires it.
+    n1.wait_for("the group on n1", 40, Node::holds_service);
+    assert!(!n2.holds_service());
+
+    // SIGTERM (heartbeat -k): n1 releases and exits; n2 takes the group over.
+    n1.stop_with_k();
+    assert!(!n1.holds_service(), "released on shutdown");
+    let log = n1.log();
+    let running_stop = log.find("TestSvc a stop").expect("stop ran");
+    let complete = log
+        .find("n1 Heartbeat shutdown complete.")
+        .expect("shutdown line");
+    assert!(running_stop < complete);
+    assert_eq!(n1.cli("-s").status.code(), Some(1), "pid file left: stale");
+    n2.wait_for("takeover by n2", 30, Node::holds_service);
+
+    // And the last one stops too, releasing.
+    n2.stop_with_k();
+    assert!(!n2.holds_service());
+    let again = n2.cli("-k");
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "INFO: Heartbeat already stopped.\n"
+    );
+}
+
+#[test]
+fn a_bad_configuration_exits_6_without_starting() {
+    let root = tempfile::tempdir().unwrap();
+    let n = Node::setup(root.path(), "n1", free_udp_port(), "225.0.0.3");
+    std::fs::write(n.dir.join("etc/ha.cf"), "node n1\nbogus_directive 1\n").unwrap();
+    let out = Command::new(BIN).arg("-f").args(n.args()).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .ends_with("ERROR: Configuration error, heartbeat not started.\n")
+    );
+    assert!(!n.dir.join("heartbeat.pid").exists());
+    assert!(!n.dir.join("state/hb_generation").exists());
+}
+
+#[test]
+fn unknown_option_prints_heartbeats_usage_and_exits_2() {
+    let out = Command::new(BIN).arg("-Z").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Usage: heartbeat [-dDkMrRsvWlVf] [-C Current-resource-state]"),
+        "{err}"
+    );
+}
