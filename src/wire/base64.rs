@@ -48,7 +48,7 @@ fn value(c: u8) -> Option<u32> {
 /// Strict decoding: length a multiple of 4, padding only at the end, and unused bits zero
 /// (the canonical form heartbeat produces), so decode→encode gives the same text back.
 pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);

@@ -48,11 +48,11 @@ impl SerialFramer {
                     self.discarded += 1;
                 }
                 self.start = Some(line_start);
-            } else if line.starts_with(b"<<<") {
-                if let Some(start) = self.start.take() {
-                    frame = Some(self.buf[start..line_end].to_vec());
-                    break;
-                }
+            } else if line.starts_with(b"<<<")
+                && let Some(start) = self.start.take()
+            {
+                frame = Some(self.buf[start..line_end].to_vec());
+                break;
             }
         }
         self.compact();
