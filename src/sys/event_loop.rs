@@ -296,6 +296,8 @@ pub struct Daemon {
     now: Instant,
     /// When each serial link wants its next chunk written.
     serial_due: BTreeMap<usize, Instant>,
+    /// One receive buffer (64 KiB: no datagram is truncated), not one per wake-up.
+    rx: Vec<u8>,
 }
 
 impl Edge for Daemon {
@@ -519,21 +521,19 @@ impl Daemon {
         let Some(Some(link)) = self.links.get_mut(i) else {
             return;
         };
+        let buf = &mut self.rx;
         let result = match link {
-            Link::Udp(u) => {
-                let mut buf = vec![0u8; 65536];
-                loop {
-                    match u.recv(&mut buf) {
-                        Ok(Some((n, _))) => out.push(Input::Datagram {
-                            medium: i,
-                            bytes: buf.get(..n).unwrap_or(&[]).to_vec(),
-                        }),
-                        Ok(None) => break Ok(()),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
+            Link::Udp(u) => loop {
+                match u.recv(buf) {
+                    Ok(Some((n, _))) => out.push(Input::Datagram {
+                        medium: i,
+                        bytes: buf.get(..n).unwrap_or(&[]).to_vec(),
+                    }),
+                    Ok(None) => break Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
                 }
-            }
+            },
             Link::Serial(s) => s.read_frames().map(|frames| {
                 out.extend(
                     frames
@@ -829,6 +829,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         reboot: Reboot::from_env(),
         now: clock.now(),
         serial_due: BTreeMap::new(),
+        rx: vec![0u8; 65536],
     };
     let mut src = Sources {
         poll,
