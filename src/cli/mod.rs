@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod check_config;
+pub mod cl_status;
 pub mod decode_packet;
 
 /// Where heartbeat keeps its configuration unless told otherwise.
