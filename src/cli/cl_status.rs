@@ -512,3 +512,44 @@ pub fn summary(snap: &Snapshot) -> String {
     }
     s
 }
+
+/// Entry point when invoked as `cl_status`: one snapshot over the control socket (5 s, as
+/// heartbeat's alarm), then [`run`].
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    use crate::sys::api_socket;
+    let args: Vec<String> = args
+        .into_iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let path = api_socket::client_path();
+    let timeout = std::time::Duration::from_secs(5);
+    let fetched = match refs.first() {
+        // Help and bad sub-commands never need the daemon.
+        Some(sub) if SUBCOMMANDS.contains(sub) => {
+            Some(api_socket::request(&path, &Request::Status, timeout))
+        }
+        _ => None,
+    };
+    let snap = match fetched {
+        Some(Ok(Response::Snapshot(s))) => Some(s),
+        Some(Err(api_socket::ClientError::Timeout)) => {
+            return std::process::ExitCode::from(EXIT_TIMEOUT);
+        }
+        _ => None,
+    };
+    let daemon = match &snap {
+        Some(s) => Daemon::Running(s),
+        None => Daemon::Unreachable,
+    };
+    let out = run(&refs, daemon);
+    print!("{}", out.stdout);
+    let stderr = out.render_stderr(
+        &api_socket::stamp_now(),
+        &api_socket::hostname(),
+        std::process::id(),
+    );
+    eprint!("{stderr}");
+    std::process::ExitCode::from(out.code)
+}

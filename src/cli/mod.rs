@@ -12,6 +12,7 @@ use std::process::ExitCode;
 pub mod check_config;
 pub mod cl_status;
 pub mod decode_packet;
+pub mod standby;
 
 /// Where heartbeat keeps its configuration unless told otherwise.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/ha.d";
@@ -118,6 +119,18 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
 
 /// Entry point of the `heartbeat` binary: parses `args` (program name first) and runs.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Multi-call: act as the admin tools when invoked (symlinked) under their names.
+    let name = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name());
+    match name.and_then(|n| n.to_str()) {
+        Some("cl_status") => return cl_status::main(args),
+        Some("hb_standby") => return standby::main(standby::Tool::Standby, args),
+        Some("hb_takeover") => return standby::main(standby::Tool::Takeover, args),
+        _ => {}
+    }
     let mut args = args.into_iter();
     let _program = args.next();
     let opts = match parse_args(args) {
