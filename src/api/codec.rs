@@ -73,6 +73,7 @@ fn escape(s: &str, out: &mut String) {
             '\\' => out.push_str("\\\\"),
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             c => out.push(c),
         }
     }
@@ -90,6 +91,7 @@ fn unescape(s: &str, line: usize) -> Result<String, DecodeError> {
             Some('\\') => out.push('\\'),
             Some('t') => out.push('\t'),
             Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
             _ => return Err(DecodeError::BadEscape { line }),
         }
     }
@@ -109,9 +111,11 @@ fn record(out: &mut String, tag: &str, fields: &[&str]) {
 /// Splits a payload into records of unescaped fields (tag first), after the protocol line.
 fn records(payload: &[u8]) -> Result<Vec<(usize, Vec<String>)>, DecodeError> {
     let text = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?;
-    let mut lines = text.lines();
+    // Split on LF only: `lines()` would also eat a CR that belongs to a field.
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut lines = text.split('\n');
     match lines.next() {
-        None => return Err(DecodeError::Empty),
+        None | Some("") => return Err(DecodeError::Empty),
         Some(p) if p == PROTOCOL => {}
         Some(p) => return Err(DecodeError::WrongProtocol(p.chars().take(40).collect())),
     }
