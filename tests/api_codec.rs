@@ -135,7 +135,8 @@ fn split_frame_waits_for_the_whole_frame_and_bounds_the_length() {
 
 #[test]
 fn hostile_payloads_get_typed_errors() {
-    let cases: &[(&[u8], fn(&DecodeError) -> bool)] = &[
+    type Check = fn(&DecodeError) -> bool;
+    let cases: &[(&[u8], Check)] = &[
         (b"", |e| *e == DecodeError::Empty),
         (b"\xff\xfe", |e| *e == DecodeError::NotUtf8),
         (b"hbapi/2\nstatus\n", |e| {

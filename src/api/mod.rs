@@ -3,7 +3,7 @@
 //! Pure: encoding, decoding and answering queries from a [`Snapshot`]; the socket itself is
 //! `sys::api_socket`. Every message is one frame: a 4-byte big-endian length, then UTF-8 text
 //! whose first line is the protocol tag [`PROTOCOL`], then tab-separated records (fields
-//! escaped with `\\`, `\t`, `\n`). Decoding never panics: a hostile peer gets a
+//! escaped with `\\`, `\t`, `\n`, `\r`). Decoding never panics: a hostile peer gets a
 //! [`DecodeError`], not a crash.
 
 pub mod codec;
