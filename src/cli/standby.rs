@@ -167,7 +167,11 @@ pub fn main(
                 Ok(resp) => report(tool, &resp),
                 Err(api_socket::ClientError::Unreachable(e)) => {
                     // Legacy FIFO for a daemon without our socket; fails fast without a reader.
-                    let fifo = std::path::Path::new(crate::sys::fifo::FIFO_PATH);
+                    // `$HB_FIFO` lets tests point away from the real FIFO.
+                    let fifo = std::env::var_os("HB_FIFO")
+                        .map(std::path::PathBuf::from)
+                        .unwrap_or_else(|| crate::sys::fifo::FIFO_PATH.into());
+                    let fifo = fifo.as_path();
                     let msg = legacy_fifo_message(&inv.request).unwrap_or_default();
                     match api_socket::fifo_send(fifo, &msg) {
                         Ok(()) if !wait => Output::default(),
