@@ -264,6 +264,7 @@ impl NonBlock for std::fs::OpenOptions {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // the test runs the binary under test
 fn run_as(dir: &Path, name: &str, sock: &Path, args: &[&str]) -> std::process::Output {
     let link = dir.join(name);
     if !link.exists() {
