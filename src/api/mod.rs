@@ -7,6 +7,8 @@
 //! [`DecodeError`], not a crash.
 
 pub mod codec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod snapshot;
 
