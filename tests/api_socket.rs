@@ -322,3 +322,32 @@ fn the_binary_acts_as_cl_status_and_hb_standby_under_those_names() {
     assert_eq!(t.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&t.stderr).contains("heartbeat is not running"));
 }
+
+#[test]
+fn a_silent_server_makes_the_client_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api");
+    // Accepted by the kernel's backlog but never answered.
+    let _l = ApiListener::bind(&path, me()).unwrap();
+    assert!(matches!(
+        request(&path, &Request::Status, Duration::from_millis(50)),
+        Err(ClientError::Timeout)
+    ));
+}
+
+#[test]
+fn heartbeat_status_is_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("api");
+    let mut l = ApiListener::bind(&sock, me()).unwrap();
+    let (d, s) = (dir.path().to_path_buf(), sock.clone());
+    let tool = std::thread::spawn(move || run_as(&d, "heartbeat", &s, &["status", "--json"]));
+    serve(&mut l, 1);
+    let out = tool.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("{\"schema\":\"heartbeat-rs/status\""),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -131,6 +131,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some("hb_takeover") => return standby::main(standby::Tool::Takeover, args),
         _ => {}
     }
+    // `heartbeat status [--json]` is `cl_status summary [--json]`.
+    if args.get(1).is_some_and(|a| a == "status") {
+        let mut rest = vec![OsString::from("cl_status"), OsString::from("summary")];
+        rest.extend(args.iter().skip(2).cloned());
+        return cl_status::main(rest);
+    }
     let mut args = args.into_iter();
     let _program = args.next();
     let opts = match parse_args(args) {

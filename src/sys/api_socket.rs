@@ -283,12 +283,19 @@ fn io_err(e: io::Error) -> ClientError {
     }
 }
 
-/// Blocking client: connects to `path`, sends `req`, waits up to `timeout` per read/write
-/// for the answer.
+/// Blocking client: connects to `path`, sends `req` and waits for the answer, all within
+/// `timeout` overall (a server dripping bytes cannot stretch it).
+#[allow(clippy::disallowed_methods)] // the edge reads the monotonic clock for the deadline
 pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let remaining = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or(ClientError::Timeout)
+    };
     let mut s = UnixStream::connect(path).map_err(ClientError::Unreachable)?;
-    s.set_read_timeout(Some(timeout)).map_err(ClientError::Io)?;
-    s.set_write_timeout(Some(timeout))
+    s.set_write_timeout(Some(remaining()?))
         .map_err(ClientError::Io)?;
     s.write_all(&api::frame(&api::encode_request(req)))
         .map_err(io_err)?;
@@ -299,7 +306,10 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
             Some((_, payload)) => {
                 return api::decode_response(payload).map_err(ClientError::Decode);
             }
-            None => match s.read(&mut chunk) {
+            None => match s
+                .set_read_timeout(Some(remaining()?))
+                .and_then(|()| s.read(&mut chunk))
+            {
                 Ok(0) => {
                     return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
                 }
