@@ -14,6 +14,8 @@
 #![deny(unsafe_code)]
 
 #[forbid(unsafe_code)]
+pub mod api;
+#[forbid(unsafe_code)]
 pub mod cli;
 #[forbid(unsafe_code)]
 pub mod cluster;

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod check_config;
+pub mod cl_status;
 pub mod daemon;
 pub mod decode_packet;
+pub mod standby;
 
 /// Where heartbeat keeps its configuration unless told otherwise.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/ha.d";
@@ -168,6 +170,24 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
 
 /// Entry point of the `heartbeat` binary: parses `args` (program name first) and runs.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Multi-call: act as the admin tools when invoked (symlinked) under their names.
+    let name = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name());
+    match name.and_then(|n| n.to_str()) {
+        Some("cl_status") => return cl_status::main(args),
+        Some("hb_standby") => return standby::main(standby::Tool::Standby, args),
+        Some("hb_takeover") => return standby::main(standby::Tool::Takeover, args),
+        _ => {}
+    }
+    // `heartbeat status [--json]` is `cl_status summary [--json]`.
+    if args.get(1).is_some_and(|a| a == "status") {
+        let mut rest = vec![OsString::from("cl_status"), OsString::from("summary")];
+        rest.extend(args.iter().skip(2).cloned());
+        return cl_status::main(rest);
+    }
     let mut args = args.into_iter();
     let _program = args.next();
     let opts = match parse_args(args) {

@@ -39,6 +39,8 @@ macro_rules! fd_source {
 }
 use fd_source;
 
+/// The local control socket (hb_standby, hb_takeover, cl_status ⇄ daemon).
+pub mod api_socket;
 /// Gratuitous ARP (AF_PACKET) for re-announcing addresses.
 pub mod arp;
 /// Monotonic and wall clocks; poll timeouts from the core's deadline.

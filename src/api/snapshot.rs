@@ -1,0 +1,115 @@
+//! The status snapshot: a plain copy of what the tools may see, filled by the daemon from the
+//! cluster core's status (this module depends on neither).
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($var:ident => $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($var),* }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$var),)* _ => None }
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// A node's status as API clients see it (§8.5).
+    NodeStatus { Init => "init", Up => "up", Active => "active", Dead => "dead", Ping => "ping" }
+);
+word_enum!(
+    /// `normal` cluster node or `ping` node.
+    NodeType { Normal => "normal", Ping => "ping" }
+);
+word_enum!(
+    /// A heartbeat link's status (a link never heard is `dead`).
+    LinkStatus { Up => "up", Dead => "dead" }
+);
+word_enum!(
+    /// `cl_status rscstatus` (§4.13).
+    RscHold { None => "none", Local => "local", Foreign => "foreign", All => "all", Transition => "transition" }
+);
+word_enum!(
+    /// `cl_status clientstatus`.
+    ClientStatus { Online => "online", Offline => "offline", Join => "join", Leave => "leave" }
+);
+
+/// One heartbeat link of a node (ping nodes have one link named after themselves).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkView {
+    pub name: String,
+    pub status: LinkStatus,
+}
+
+/// One configured node, in configuration order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: String,
+    pub kind: NodeType,
+    pub status: NodeStatus,
+    pub weight: u32,
+    pub site: String,
+    pub links: Vec<LinkView>,
+}
+
+/// The last change of a resource group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Why, in words (e.g. `node2 dead`, `hb_standby`, `auto_failback`).
+    pub cause: String,
+    /// When, seconds since the Unix epoch (wall clock of the daemon).
+    pub at_unix: u64,
+}
+
+/// One haresources group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    /// The preferred node (first word of the haresources line).
+    pub owner: String,
+    /// The resources, as written after the node name.
+    pub resources: String,
+    /// Who holds it now, if anyone.
+    pub holder: Option<String>,
+    /// `running`, `starting`, `stopping`, `stopped`, `failed`.
+    pub state: String,
+    pub last: Option<Transition>,
+}
+
+/// Everything the tools can ask about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `3.0.6 (node: …)` as `hbparameter -p hbversion` prints it.
+    pub version: String,
+    pub local_node: String,
+    /// `haresources` in v1.
+    pub managed_by: String,
+    pub rsc: RscHold,
+    pub nodes: Vec<NodeView>,
+    /// The recorded parameter table, raw values (§1.2).
+    pub parameters: Vec<(String, String)>,
+    /// Local API clients and their status.
+    pub clients: Vec<(String, ClientStatus)>,
+    pub groups: Vec<GroupView>,
+    /// When the snapshot was taken, seconds since the Unix epoch.
+    pub taken_unix: u64,
+}
+
+#[allow(clippy::derivable_impls)] // the enum comes from a macro
+impl Default for RscHold {
+    fn default() -> Self {
+        RscHold::None
+    }
+}
+
+impl Snapshot {
+    /// A node by name; node names compare case-insensitively as in heartbeat.
+    pub fn node(&self, name: &str) -> Option<&NodeView> {
+        self.nodes
+            .iter()
+            .find(|n| n.name.eq_ignore_ascii_case(name))
+    }
+}
