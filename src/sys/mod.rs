@@ -45,6 +45,8 @@ pub mod arp;
 pub mod clock;
 /// Daemonising, realtime, the children's environment.
 pub mod daemon;
+/// Fencing: the `stonith` command, fence agents, manual acknowledgement (meatware).
+pub mod fence;
 /// `/var/lib/heartbeat/fifo`: messages from hb_standby & co.
 pub mod fifo;
 /// Fuzz entry points (also replayed by `cargo test`).
