@@ -457,3 +457,72 @@ fn heartbeat_texts() {
         "Resetting node node2 with [Meatware STONITH device]"
     );
 }
+
+fn meatclient(args: &[&str], answer: &str) -> (i32, String) {
+    let mut err = Vec::new();
+    let rc = fence::meatclient_main(
+        args.iter().map(|a| a.into()),
+        &mut answer.as_bytes(),
+        &mut err,
+    );
+    (rc, String::from_utf8(err).unwrap())
+}
+
+#[test]
+fn our_meatclient_confirms_cancels_and_reports_no_request() {
+    let mut lab = Lab::new();
+    let dir = lab.path("run");
+    let d = dir.to_str().unwrap();
+    let (rc, err) = meatclient(&["-c", "node2", "-d", d], "y\n");
+    assert_eq!(rc, 4);
+    assert_eq!(
+        err,
+        format!("Meatware_IPC failed: {d}/meatware.node2: No such file or directory\n")
+    );
+    assert_eq!(meatclient(&[], "").0, 3);
+    assert_eq!(
+        meatclient(&["-x"], "").1,
+        "usage: meatclient -c node [-w]\n"
+    );
+
+    lab.fencer.start(T0, &node("node2"), Method::Meatware);
+    let (rc, err) = meatclient(&["-c", "node2", "-d", d], "n\n");
+    assert_eq!(rc, 3);
+    assert!(err.contains("PROCEED? [yN] "), "{err}");
+    assert!(
+        err.ends_with("Meatware_client: operation canceled.\n"),
+        "{err}"
+    );
+    assert!(lab.fencer.poll(T0).is_empty(), "a cancel confirms nothing");
+
+    let (rc, err) = meatclient(&["-c", "node2", "-d", d], "yes\n");
+    assert_eq!(rc, 0, "{err}");
+    assert!(err.contains("If node \"node2\" has not been manually power-cycled"));
+    assert!(
+        err.ends_with("Meatware_client: reset confirmed.\n"),
+        "{err}"
+    );
+    let done = lab.fencer.poll(T0);
+    assert_eq!(done[0].outcome, Outcome::Reset);
+}
+
+/// cluster-glue's own `meatclient` releases our in-process meatware request. Needs root and
+/// writes `/run/meatware.hbrs-selftest-PID`: run by hand with `--ignored`.
+#[test]
+#[ignore]
+#[allow(clippy::disallowed_methods)]
+fn cluster_glue_meatclient_confirms_our_request() {
+    use std::io::Write;
+    let name = format!("hbrs-selftest-{}", std::process::id());
+    let mut lab = Lab::with(|s| s.meatware_dir = fence::MEATWARE_DIR.into());
+    lab.fencer.start(T0, &node(&name), Method::Meatware);
+    let mut child = std::process::Command::new("/usr/sbin/meatclient")
+        .args(["-c", &name])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let done = lab.fencer.poll(T0);
+    assert_eq!(done[0].outcome, Outcome::Reset, "{:?}", done[0].log);
+}

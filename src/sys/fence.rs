@@ -44,6 +44,9 @@ use crate::time::{Duration, Instant};
 
 /// cluster-glue's result code for "this device cannot reset that host".
 pub const S_BADHOST: i32 = 4;
+/// Where cluster-glue's meatware plugin and `meatclient` put `meatware.NODE` (the Debian
+/// build says `/run`; older builds `/var/run`, the same directory through a symlink).
+pub const MEATWARE_DIR: &str = "/run";
 /// Bytes `meatclient` writes (the reply, NUL-padded).
 pub const MEAT_REPLY_LEN: usize = 256;
 /// Largest stdin an agent gets: far below a pipe's buffer, so writing it never blocks.
@@ -58,7 +61,7 @@ pub struct Settings {
     pub stonith_command: PathBuf,
     /// Where a bare agent name (`fence_virsh`) is looked up.
     pub agent_dir: PathBuf,
-    /// Where `meatware.NODE` FIFOs are created (cluster-glue: `/var/run`).
+    /// Where `meatware.NODE` FIFOs are created ([`MEATWARE_DIR`]).
     pub meatware_dir: PathBuf,
     /// Scratch files holding an attempt's output until it is logged.
     pub work_dir: PathBuf,
@@ -74,7 +77,7 @@ impl Default for Settings {
         Settings {
             stonith_command: "/usr/sbin/stonith".into(),
             agent_dir: "/usr/sbin".into(),
-            meatware_dir: "/var/run".into(),
+            meatware_dir: MEATWARE_DIR.into(),
             work_dir: "/var/lib/heartbeat".into(),
             timeout: Duration::from_secs(120),
             meatware_timeout: Duration::from_secs(600),
@@ -591,7 +594,7 @@ fn unreachable_meat() -> io::Result<(i32, Vec<Vec<u8>>)> {
     Err(io::Error::other("meatware runs in-process"))
 }
 
-/// `DIR/meatware.NODE` (cluster-glue: `/var/run/meatware.NODE`).
+/// `DIR/meatware.NODE` (cluster-glue: `/run/meatware.NODE`).
 pub fn meat_fifo(dir: &Path, node: &NodeName) -> PathBuf {
     dir.join(format!("meatware.{}", node.as_str()))
 }
@@ -745,4 +748,87 @@ fn spawn_with_stdin(program: &Path, output: &Path, input: &[u8]) -> io::Result<i
     }
     // The Child handle is dropped without waiting: reaping goes through `spawn::reap`.
     Ok(pid)
+}
+
+/// `meatclient -c NODE [-w]` (cluster-glue's operator command, same texts and exit codes),
+/// plus `-d DIR` (ours) for the FIFO directory. 0 confirmed, 3 cancelled or usage, 4 no
+/// pending request.
+#[allow(clippy::disallowed_methods)] // `-w` polls for the FIFO once a second, like the original
+pub fn meatclient_main(
+    args: impl IntoIterator<Item = OsString>,
+    stdin: &mut dyn io::BufRead,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let usage = |e: &mut dyn Write| {
+        let _ = writeln!(e, "usage: meatclient -c node [-w]");
+        3
+    };
+    let mut node: Option<String> = None;
+    let mut wait = false;
+    let mut dir = PathBuf::from(MEATWARE_DIR);
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.to_str() {
+            Some("-c") => node = args.next().and_then(|n| n.into_string().ok()),
+            Some("-w") => wait = true,
+            Some("-d") => match args.next() {
+                Some(d) => dir = d.into(),
+                None => return usage(stderr),
+            },
+            _ => return usage(stderr),
+        }
+    }
+    let Some(node) = node.filter(|n| !n.is_empty() && !n.contains('/')) else {
+        return usage(stderr);
+    };
+    let fifo = dir.join(format!("meatware.{node}"));
+    if wait {
+        while !fifo.exists() {
+            let _ = write!(stderr, ".");
+            let _ = stderr.flush();
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        let _ = writeln!(stderr);
+    }
+    // Opened before asking, like the original: no question without a pending request.
+    let opened = std::fs::symlink_metadata(&fifo).and_then(|m| {
+        if m.file_type().is_fifo() {
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        }
+    });
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            let why = e
+                .raw_os_error()
+                .map_or_else(|| e.to_string(), crate::sys::log::strerror);
+            let _ = writeln!(stderr, "Meatware_IPC failed: {}: {why}", fifo.display());
+            return 4;
+        }
+    };
+    let _ = writeln!(
+        stderr,
+        "\nWARNING!\n\nIf node \"{node}\" has not been manually power-cycled or disconnected from all shared resources and networks, data on shared disks may become corrupted and migrated services might not work as expected.\nPlease verify that the name or address above corresponds to the node you just rebooted.\n"
+    );
+    let _ = write!(stderr, "PROCEED? [yN] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    let _ = stdin.read_line(&mut answer);
+    if !answer.trim_start().starts_with(['y', 'Y']) {
+        let _ = writeln!(stderr, "Meatware_client: operation canceled.");
+        return 3;
+    }
+    let mut msg = format!("meatware reply {node}").into_bytes();
+    msg.resize(MEAT_REPLY_LEN.max(msg.len()), 0);
+    if let Err(e) = f.write_all(&msg) {
+        let _ = writeln!(stderr, "Meatware_IPC failed: {}: {e}", fifo.display());
+        return 4;
+    }
+    let _ = writeln!(stderr, "Meatware_client: reset confirmed.");
+    0
 }
