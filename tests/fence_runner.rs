@@ -526,3 +526,34 @@ fn cluster_glue_meatclient_confirms_our_request() {
     let done = lab.fencer.poll(T0);
     assert_eq!(done[0].outcome, Outcome::Reset, "{:?}", done[0].log);
 }
+
+#[test]
+fn an_agent_writable_by_others_is_refused() {
+    let mut lab = Lab::new();
+    let ran = lab.path("ran");
+    let prog = lab.script("fence_open", &format!("touch {}", ran.display()));
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o757)).unwrap();
+    lab.fencer.start(T0, &node("node2"), agent(&prog, &[]));
+    let done = lab.fencer.poll(T0);
+    assert_eq!(done[0].outcome, Outcome::NotStarted);
+    let t = texts(&done[0].log);
+    assert!(
+        t[0].contains("found to be writable by group/others, NOT executing"),
+        "{t:?}"
+    );
+    assert!(!ran.exists());
+}
+
+#[test]
+fn pending_attempts_for_status() {
+    let mut lab = Lab::with(|s| s.meatware_timeout = Duration::from_secs(600));
+    lab.fencer.start(T0, &node("node2"), Method::Meatware);
+    let p = lab.fencer.pending();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].node, node("node2"));
+    assert_eq!(p[0].device, "Meatware STONITH device");
+    assert!(p[0].needs_operator);
+    assert_eq!(p[0].deadline, Instant::from_micros(600_000_000));
+    lab.fencer.cancel_all();
+    assert!(lab.fencer.pending().is_empty());
+}

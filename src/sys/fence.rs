@@ -218,6 +218,15 @@ pub struct Finished {
     pub log: Vec<(Level, String)>,
 }
 
+/// An attempt in progress (status output).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub node: NodeName,
+    pub device: String,
+    pub deadline: Instant,
+    pub needs_operator: bool,
+}
+
 /// The texts heartbeat logs around a reset (§7.2, §9.3 row 16), kept in one place.
 pub mod text {
     pub fn resetting(node: &str, dev: &str) -> String {
@@ -295,6 +304,20 @@ impl Fencer {
     /// Whether an attempt on `node` is in progress.
     pub fn busy(&self, node: &NodeName) -> bool {
         self.attempts.contains_key(node)
+    }
+
+    /// The attempts in progress, for status output: node, device, deadline, and whether an
+    /// operator must acknowledge.
+    pub fn pending(&self) -> Vec<Pending> {
+        self.attempts
+            .iter()
+            .map(|(node, a)| Pending {
+                node: node.clone(),
+                device: a.method.device_id(),
+                deadline: a.deadline,
+                needs_operator: a.method == Method::Meatware,
+            })
+            .collect()
     }
 
     /// The pids of running devices (for the SIGCHLD reaper).
@@ -539,6 +562,7 @@ impl Fencer {
                 } else {
                     program.clone()
                 };
+                refuse_if_writable(&program)?;
                 let input = agent_input(node, params);
                 if input.len() > MAX_AGENT_INPUT {
                     return Err(io::Error::new(
@@ -588,6 +612,23 @@ impl Fencer {
             buf: Vec::new(),
         })
     }
+}
+
+/// cluster-glue's rule for plugins and agents: a program that group or others may rewrite
+/// is not run with root's privileges.
+fn refuse_if_writable(program: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(program)?.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} found to be writable by group/others, NOT executing for security purposes.",
+                program.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn unreachable_meat() -> io::Result<(i32, Vec<Vec<u8>>)> {
