@@ -557,3 +557,100 @@ fn pending_attempts_for_status() {
     lab.fencer.cancel_all();
     assert!(lab.fencer.pending().is_empty());
 }
+
+/// Blocks until the probe's child has exited (not reaped).
+fn wait_probe(lab: &Lab) {
+    if let Some(pid) = lab.fencer.probe_pid() {
+        waitid(
+            Id::Pid(Pid::from_raw(pid)),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn status_probe_of_a_stonith_device() {
+    let mut lab = Lab::new();
+    let rec = lab.path("args");
+    lab.script(
+        "stonith",
+        &format!("echo \"$*\" > {}; exit 0", rec.display()),
+    );
+    let log = lab
+        .fencer
+        .probe(T0, positional("external/ipmi", "node2 10.0.0.9"));
+    assert_eq!(
+        texts(&log),
+        ["info: Checking status of STONITH device [external/ipmi]".to_string()]
+    );
+    assert!(
+        lab.fencer.probe(T0, Method::Meatware).is_empty(),
+        "one at a time"
+    );
+    wait_probe(&lab);
+    let (ok, log) = lab.fencer.poll_probe(T0).unwrap();
+    assert!(ok, "{log:?}");
+    assert!(log.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&rec).unwrap(),
+        "-t external/ipmi -p node2 10.0.0.9 -S\n"
+    );
+    assert!(lab.fencer.poll_probe(T0).is_none(), "reported once");
+
+    lab.script("stonith", "exit 1");
+    lab.fencer.probe(T0, positional("null", "node2"));
+    wait_probe(&lab);
+    let (ok, log) = lab.fencer.poll_probe(T0).unwrap();
+    assert!(!ok);
+    assert_eq!(
+        texts(&log),
+        [
+            "ERROR: STONITH device null not operational!",
+            "ERROR: STONITH status operation failed.",
+            "info: This may mean that the STONITH device has failed!",
+        ]
+    );
+}
+
+#[test]
+fn status_probe_of_an_agent_and_of_meatware() {
+    let mut lab = Lab::with(|s| s.timeout = Duration::from_secs(5));
+    let rec = lab.path("stdin");
+    let prog = lab.script("fence_fake", &format!("cat > {}", rec.display()));
+    lab.fencer.probe(
+        T0,
+        agent(
+            &prog,
+            &[
+                ("action", "off"),
+                ("ipaddr", "h"),
+                ("port", "vm2"),
+                ("passwd", "pw"),
+            ],
+        ),
+    );
+    wait_probe(&lab);
+    assert!(lab.fencer.poll_probe(T0).unwrap().0);
+    assert_eq!(
+        std::fs::read_to_string(&rec).unwrap(),
+        "action=monitor\nipaddr=h\npasswd=pw\n"
+    );
+    // Meatware: nothing to run, operational.
+    lab.fencer.probe(T0, Method::Meatware);
+    assert_eq!(lab.fencer.poll_probe(T0), Some((true, Vec::new())));
+    // A hung probe is killed at its deadline.
+    lab.script("stonith", "exec sleep 600");
+    lab.fencer.probe(T0, positional("null", "node2"));
+    assert!(
+        lab.fencer
+            .poll_probe(Instant::from_micros(4_999_999))
+            .is_none()
+    );
+    let (ok, _) = lab
+        .fencer
+        .poll_probe(Instant::from_micros(5_000_000))
+        .unwrap();
+    assert!(!ok);
+    assert_eq!(lab.fencer.probe_pid(), None);
+}

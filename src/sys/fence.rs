@@ -286,6 +286,14 @@ pub struct Fencer {
     settings: Settings,
     attempts: BTreeMap<NodeName, Attempt>,
     done: Vec<Finished>,
+    probe: Option<Probe>,
+}
+
+struct Probe {
+    method: Method,
+    deadline: Instant,
+    /// `Ok(None)`: nothing to run (meatware); `Err`: could not start.
+    running: Result<Option<Running>, String>,
 }
 
 impl Fencer {
@@ -294,6 +302,7 @@ impl Fencer {
             settings,
             attempts: BTreeMap::new(),
             done: Vec::new(),
+            probe: None,
         }
     }
 
@@ -424,8 +433,98 @@ impl Fencer {
         out
     }
 
+    /// Starts the device's status operation (§7.2: at comm-up, then hourly; the core decides
+    /// when). One probe at a time; meatware has nothing to probe and is reported operational
+    /// at the next [`Fencer::poll_probe`].
+    pub fn probe(&mut self, now: Instant, method: Method) -> Vec<(Level, String)> {
+        if self.probe.is_some() {
+            return Vec::new();
+        }
+        let dev = method.device_id();
+        let log = vec![(
+            Level::Info,
+            format!("Checking status of STONITH device [{dev}]"),
+        )];
+        let output = self.settings.work_dir.join("fence.probe.out");
+        let running = match method {
+            Method::Meatware => Ok(None),
+            _ => self.spawn_device(None, &method, output).map(Some),
+        };
+        let deadline = Instant::from_micros(
+            now.as_micros()
+                .saturating_add(self.settings.timeout.as_micros()),
+        );
+        self.probe = Some(Probe {
+            method,
+            deadline,
+            running: running.map_err(|e| e.to_string()),
+        });
+        log
+    }
+
+    /// The pid of a running probe (for the SIGCHLD reaper).
+    pub fn probe_pid(&self) -> Option<i32> {
+        match self.probe.as_ref()?.running {
+            Ok(Some(Running::Child { pid, .. })) => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// The probe's result once it has ended (or timed out): operational or not, lines to log.
+    pub fn poll_probe(&mut self, now: Instant) -> Option<(bool, Vec<(Level, String)>)> {
+        let p = self.probe.as_ref()?;
+        let (ok, mut log) = match &p.running {
+            Err(e) => (false, vec![(Level::Error, e.clone())]),
+            Ok(None) => (true, Vec::new()),
+            Ok(Some(Running::Child { pid, .. })) => {
+                let pid = *pid;
+                match spawn::reap([pid]).into_iter().next() {
+                    Some((_, exit)) => (exit.success(), Vec::new()),
+                    None if now >= p.deadline => {
+                        let _ = spawn::signal_group(pid, Signal::SIGKILL);
+                        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                        (false, Vec::new())
+                    }
+                    None => return None,
+                }
+            }
+            Ok(Some(Running::Meat { .. })) => (true, Vec::new()),
+        };
+        let p = self.probe.take()?;
+        let dev = p.method.device_id();
+        if let Ok(Some(Running::Child {
+            output, secrets, ..
+        })) = p.running
+        {
+            let mut lines: Vec<(Level, String)> = read_output(&output)
+                .into_iter()
+                .map(|l| (Level::Info, format!("{dev}: {}", redact(&l, &secrets))))
+                .collect();
+            let _ = std::fs::remove_file(&output);
+            lines.append(&mut log);
+            log = lines;
+        }
+        if !ok {
+            log.push((
+                Level::Error,
+                format!("STONITH device {dev} not operational!"),
+            ));
+            log.push((Level::Error, "STONITH status operation failed.".to_string()));
+            log.push((
+                Level::Info,
+                "This may mean that the STONITH device has failed!".to_string(),
+            ));
+        }
+        Some((ok, log))
+    }
+
     /// Abandons every attempt (daemon shutdown): children killed, FIFOs removed.
     pub fn cancel_all(&mut self) {
+        if let Some(pid) = self.probe_pid() {
+            let _ = spawn::signal_group(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        self.probe = None;
         for (_, a) in std::mem::take(&mut self.attempts) {
             match a.running {
                 Running::Child { pid, output, .. } => {
@@ -519,7 +618,16 @@ impl Fencer {
     }
 
     fn start_child(&self, node: &NodeName, method: &Method) -> io::Result<Running> {
-        let output = self.output_path(node);
+        self.spawn_device(Some(node), method, self.output_path(node))
+    }
+
+    /// Runs `method`'s reset of `node`, or its status operation when `node` is `None`.
+    fn spawn_device(
+        &self,
+        node: Option<&NodeName>,
+        method: &Method,
+        output: PathBuf,
+    ) -> io::Result<Running> {
         match std::fs::remove_file(&output) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -530,7 +638,6 @@ impl Fencer {
             .create_new(true)
             .mode(0o600)
             .open(&output)?;
-        let n = node.as_str();
         let (pid, secrets) = match method {
             Method::Stonith {
                 device_type,
@@ -547,7 +654,10 @@ impl Fencer {
                         args.push(p.into());
                     }
                 }
-                args.extend(["-T".into(), "reset".into(), n.into()]);
+                match node {
+                    Some(n) => args.extend(["-T".into(), "reset".into(), n.as_str().into()]),
+                    None => args.push("-S".into()),
+                }
                 let spec = Spec {
                     program: self.settings.stonith_command.clone(),
                     args,
@@ -563,7 +673,10 @@ impl Fencer {
                     program.clone()
                 };
                 refuse_if_writable(&program)?;
-                let input = agent_input(node, params);
+                let input = match node {
+                    Some(n) => agent_input(n, params),
+                    None => agent_status_input(params),
+                };
                 if input.len() > MAX_AGENT_INPUT {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
@@ -717,6 +830,24 @@ pub fn agent_input(node: &NodeName, params: &[(String, FenceValue)]) -> Vec<u8> 
     if !has(&["port", "plug"]) {
         out.extend_from_slice(format!("port={}\n", node.as_str()).as_bytes());
     }
+    push_params(&mut out, params.iter());
+    out
+}
+
+/// The agent's stdin for a device check: `action=monitor`, then the configured parameters
+/// except the action and the victim's port.
+pub fn agent_status_input(params: &[(String, FenceValue)]) -> Vec<u8> {
+    let mut out = b"action=monitor\n".to_vec();
+    push_params(
+        &mut out,
+        params
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "action" | "option" | "port" | "plug")),
+    );
+    out
+}
+
+fn push_params<'a>(out: &mut Vec<u8>, params: impl Iterator<Item = &'a (String, FenceValue)>) {
     for (k, v) in params {
         out.extend_from_slice(k.as_bytes());
         out.push(b'=');
@@ -726,7 +857,6 @@ pub fn agent_input(node: &NodeName, params: &[(String, FenceValue)]) -> Vec<u8> 
         }
         out.push(b'\n');
     }
-    out
 }
 
 fn read_output(path: &Path) -> Vec<String> {
