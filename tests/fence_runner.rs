@@ -101,19 +101,17 @@ fn null_plugin_through_the_real_stonith_command() {
     let log = lab
         .fencer
         .start(T0, &node("node2"), positional("null", "node1 node2"));
-    assert_eq!(
-        texts(&log),
-        ["info: Resetting node node2 with [null]".to_string()]
+    assert!(
+        log.is_empty(),
+        "the core logs `Resetting node ...`: {log:?}"
     );
     let done = lab.finish(T0);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].node, node("node2"));
     assert_eq!(done[0].outcome, Outcome::Reset, "{:?}", done[0].log);
     assert!(done[0].outcome.ok());
-    assert_eq!(
-        texts(&done[0].log).last().unwrap(),
-        "info: node node2 now reset."
-    );
+    // cluster-glue logs through the cluster log when stdin is no tty; nothing of ours.
+    assert!(done[0].log.is_empty(), "{:?}", done[0].log);
     assert!(!lab.fencer.busy(&node("node2")));
 }
 
@@ -217,7 +215,7 @@ fn missing_program_fails_at_the_next_poll() {
     let log = lab
         .fencer
         .start(T0, &node("node2"), positional("null", "node2"));
-    assert_eq!(log.len(), 1);
+    assert!(log.is_empty());
     let done = lab.fencer.poll(T0);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome, Outcome::NotStarted);
@@ -238,8 +236,9 @@ fn one_attempt_per_node() {
     let second = lab
         .fencer
         .start(T0, &node("node2"), positional("null", "node2"));
-    assert_eq!(first.len(), 1);
-    assert!(second.is_empty());
+    assert!(first.is_empty() && second.is_empty());
+    assert!(lab.fencer.busy(&node("node2")));
+    assert_eq!(lab.fencer.pids().len(), 1);
     assert_eq!(lab.finish(T0).len(), 1);
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "run\n");
 }
@@ -283,10 +282,7 @@ fn fence_agent_gets_its_parameters_on_stdin_and_no_arguments() {
     );
     assert!(!format!("{m:?}").contains("s3cr3t"), "{m:?}");
     let log = lab.fencer.start(T0, &node("node2"), m);
-    assert_eq!(
-        texts(&log),
-        ["info: Resetting node node2 with [fence_fake]".to_string()]
-    );
+    assert!(log.is_empty());
     let done = lab.finish(T0);
     assert_eq!(done[0].outcome, Outcome::Reset);
     assert_eq!(
@@ -348,7 +344,6 @@ fn meatware_waits_for_the_operator() {
     assert_eq!(
         texts(&log),
         [
-            "info: Resetting node node2 with [Meatware STONITH device]",
             "CRIT: OPERATOR INTERVENTION REQUIRED to reset node2.",
             "CRIT: Run \"meatclient -c node2\" AFTER power-cycling the machine.",
         ]
@@ -358,6 +353,12 @@ fn meatware_waits_for_the_operator() {
     assert!(meta.file_type().is_fifo());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(lab.fencer.meat_fds().len(), 1);
+    // A repeated request while one is pending neither recreates the FIFO nor repeats.
+    assert!(
+        lab.fencer
+            .start(T0, &node("node2"), Method::Meatware)
+            .is_empty()
+    );
     // Nothing yet, however often polled.
     assert!(lab.fencer.poll(Instant::from_micros(1)).is_empty());
     assert!(lab.fencer.poll(Instant::from_micros(2)).is_empty());
@@ -367,13 +368,7 @@ fn meatware_waits_for_the_operator() {
     let done = lab.fencer.poll(Instant::from_micros(3));
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome, Outcome::Reset);
-    assert_eq!(
-        texts(&done[0].log),
-        [
-            "info: node Meatware-reset: node2",
-            "info: node node2 now reset."
-        ]
-    );
+    assert_eq!(texts(&done[0].log), ["info: node Meatware-reset: node2"]);
     assert!(!fifo.exists(), "FIFO removed after the reply");
 }
 

@@ -227,7 +227,9 @@ pub struct Pending {
     pub needs_operator: bool,
 }
 
-/// The texts heartbeat logs around a reset (§7.2, §9.3 row 16), kept in one place.
+/// The texts heartbeat logs around a reset (§7.2, §9.3 row 16). `resetting`, `now_reset` and
+/// `retrying` are logged by the core (its `Notice`s); they are here for the tests that pin
+/// the edge's lines between them.
 pub mod text {
     pub fn resetting(node: &str, dev: &str) -> String {
         format!("Resetting node {node} with [{dev}]")
@@ -345,7 +347,8 @@ impl Fencer {
         self.attempts.values().map(|a| a.deadline).min()
     }
 
-    /// Starts fencing `node` with `method`; returns the lines to log now. A second request
+    /// Starts fencing `node` with `method`; returns the lines to log now (meatware's request
+    /// to the operator). A second request
     /// for a node already being fenced is ignored (the first attempt answers both). A start
     /// failure is reported by the next [`Fencer::poll`], like any other failure.
     pub fn start(&mut self, now: Instant, node: &NodeName, method: Method) -> Vec<(Level, String)> {
@@ -354,7 +357,9 @@ impl Fencer {
         }
         let n = node.as_str();
         let dev = method.device_id();
-        let mut log = vec![(Level::Info, text::resetting(n, &dev))];
+        // `Resetting node N with [DEV]` and `node N now reset.` are the core's notices
+        // (it knows the device id too); the edge logs only what the device itself says.
+        let mut log = Vec::new();
         let started = match &method {
             Method::Meatware => self.start_meat(node).map(|r| {
                 log.push((Level::Crit, text::meat_required(n)));
@@ -573,7 +578,6 @@ impl Fencer {
                 if a.method == Method::Meatware {
                     log.push((Level::Info, text::meat_reset(n)));
                 }
-                log.push((Level::Info, text::now_reset(n)));
             }
             Outcome::BadHost => log.push((Level::Error, text::cannot_reset(n, &dev))),
             Outcome::BadReply => {
