@@ -649,3 +649,13 @@ fn status_probe_of_an_agent_and_of_meatware() {
     assert!(!ok);
     assert_eq!(lab.fencer.probe_pid(), None);
 }
+
+#[test]
+fn node_names_never_escape_the_directories() {
+    let mut lab = Lab::new();
+    lab.fencer.start(T0, &node("../evil"), Method::Meatware);
+    let done = lab.fencer.poll(T0);
+    assert_eq!(done[0].outcome, Outcome::NotStarted);
+    assert!(!lab.path("evil").exists());
+    assert!(std::fs::read_dir(lab.path("run")).unwrap().next().is_none());
+}

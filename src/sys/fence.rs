@@ -356,6 +356,18 @@ impl Fencer {
             return Vec::new();
         }
         let n = node.as_str();
+        // The name becomes part of file names (output, meatware FIFO).
+        if n.is_empty() || n.contains('/') || n.starts_with('.') {
+            self.done.push(Finished {
+                node: node.clone(),
+                outcome: Outcome::NotStarted,
+                log: vec![(
+                    Level::Error,
+                    format!("cannot fence node [{n}]: unusable node name"),
+                )],
+            });
+            return Vec::new();
+        }
         let dev = method.device_id();
         // `Resetting node N with [DEV]` and `node N now reset.` are the core's notices
         // (it knows the device id too); the edge logs only what the device itself says.
