@@ -148,3 +148,36 @@ fn method_per_victim() {
     assert_eq!(Method::for_node(&c, &node("node2")), None);
     assert_eq!(Method::for_node(&cfg(""), &node("node2")), None);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Whatever else is wrong on the line, no diagnostic ever shows the password.
+        #[test]
+        fn diagnostics_never_show_a_password(
+            pw in "[A-Za-z0-9!@%^*+]{6,20}",
+            before in prop::sample::select(vec!["", "bogus ", "login=x "]),
+            after in prop::sample::select(vec!["", " stray", " action=on", " =v"]),
+            agent in prop::sample::select(vec!["fence_x", "virsh", "/opt/fence_none"]),
+        ) {
+            let facts = StaticHost {
+                node: "node1".into(),
+                paths: Some(vec![]),
+                ..StaticHost::default()
+            };
+            let line = format!("fence_agent node2 {agent} {before}passwd={pw}{after}\n");
+            if let Err(d) = run(&line, &facts) {
+                let all: String = d.iter().map(|d| format!("{d}\n{d:?}\n")).collect();
+                prop_assert!(!all.contains(&pw), "{}", all);
+            }
+            if let Ok(l) = run(&line, &StaticHost::named("node1")) {
+                let shown = format!("{:?}", l.config);
+                prop_assert!(!shown.contains(&pw), "Debug shows the password");
+            }
+        }
+    }
+}
