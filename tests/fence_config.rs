@@ -181,3 +181,27 @@ mod props {
         }
     }
 }
+
+#[test]
+fn fencer_uses_the_configured_method_or_fails() {
+    use heartbeat_rs::sys::fence::{Fencer, Outcome, Settings};
+    use heartbeat_rs::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = Fencer::new(Settings {
+        meatware_dir: dir.path().to_path_buf(),
+        work_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    });
+    // Nothing configured for node3 here: a failure, never a silent success.
+    let c = cfg("stonith_host node2 null node3\n");
+    assert!(f.fence(Instant::ZERO, &c, &node("node3")).is_empty());
+    let done = f.poll(Instant::ZERO);
+    assert_eq!(done[0].outcome, Outcome::NotStarted);
+    assert_eq!(done[0].log[0].1, "No fencing device configured for node3.");
+    // meatware configured: the request is pending in the directory given.
+    let c = cfg("stonith_host * meatware node2\n");
+    let log = f.fence(Instant::ZERO, &c, &node("node2"));
+    assert_eq!(log.len(), 2);
+    assert!(dir.path().join("meatware.node2").exists());
+    f.cancel_all();
+}

@@ -347,6 +347,31 @@ impl Fencer {
         self.attempts.values().map(|a| a.deadline).min()
     }
 
+    /// `Action::Fence { node }` → the method `cfg` names for `node` (see
+    /// [`Method::for_node`]), started; no method is a failure reported by the next poll (the
+    /// core then retries, and never takes over unfenced).
+    pub fn fence(&mut self, now: Instant, cfg: &Config, node: &NodeName) -> Vec<(Level, String)> {
+        match Method::for_node(cfg, node) {
+            Some(m) => self.start(now, node, m),
+            None => {
+                if !self.busy(node) {
+                    self.done.push(Finished {
+                        node: node.clone(),
+                        outcome: Outcome::NotStarted,
+                        log: vec![
+                            (
+                                Level::Error,
+                                format!("No fencing device configured for {node}."),
+                            ),
+                            (Level::Error, text::not_reset(node.as_str())),
+                        ],
+                    });
+                }
+                Vec::new()
+            }
+        }
+    }
+
     /// Starts fencing `node` with `method`; returns the lines to log now (meatware's request
     /// to the operator). A second request
     /// for a node already being fenced is ignored (the first attempt answers both). A start
