@@ -659,3 +659,17 @@ fn node_names_never_escape_the_directories() {
     assert!(!lab.path("evil").exists());
     assert!(std::fs::read_dir(lab.path("run")).unwrap().next().is_none());
 }
+
+#[test]
+fn meatware_bounds_a_reply_without_terminator() {
+    let mut lab = Lab::new();
+    lab.fencer.start(T0, &node("node2"), Method::Meatware);
+    std::fs::write(lab.path("run/meatware.node2"), "x".repeat(300)).unwrap();
+    assert_eq!(lab.fencer.poll(T0)[0].outcome, Outcome::BadReply);
+    // A partial reply waits for the rest.
+    lab.fencer.start(T0, &node("node2"), Method::Meatware);
+    std::fs::write(lab.path("run/meatware.node2"), "meatware re").unwrap();
+    assert!(lab.fencer.poll(T0).is_empty());
+    std::fs::write(lab.path("run/meatware.node2"), "ply node2\n").unwrap();
+    assert_eq!(lab.fencer.poll(T0)[0].outcome, Outcome::Reset);
+}

@@ -831,8 +831,13 @@ fn read_meat(reader: &mut File, buf: &mut Vec<u8>, node: &NodeName) -> Option<Ou
             Err(_) => return Some(Outcome::TimedOut),
         }
     }
-    // A reply is complete at its padding (meatclient) or a newline (`echo ... > FIFO`).
-    let end = buf.iter().position(|b| *b == 0 || *b == b'\n')?;
+    // A reply is complete at its padding (meatclient) or a newline (`echo ... > FIFO`); a
+    // full record without either is malformed (and bounds the buffer).
+    let end = match buf.iter().position(|b| *b == 0 || *b == b'\n') {
+        Some(e) => e,
+        None if buf.len() >= MEAT_REPLY_LEN => return Some(Outcome::BadReply),
+        None => return None,
+    };
     let reply = String::from_utf8_lossy(buf.get(..end).unwrap_or(&[])).into_owned();
     Some(parse_meat_reply(&reply, node))
 }
