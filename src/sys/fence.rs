@@ -734,7 +734,7 @@ impl Fencer {
                     .collect();
                 (spawn_with_stdin(&program, &output, &input)?, secrets)
             }
-            Method::Meatware => unreachable_meat()?,
+            Method::Meatware => return Err(io::Error::other("meatware runs in-process")),
         };
         Ok(Running::Child {
             pid,
@@ -783,10 +783,6 @@ fn refuse_if_writable(program: &Path) -> io::Result<()> {
         ));
     }
     Ok(())
-}
-
-fn unreachable_meat() -> io::Result<(i32, Vec<Vec<u8>>)> {
-    Err(io::Error::other("meatware runs in-process"))
 }
 
 /// `DIR/meatware.NODE` (cluster-glue: `/run/meatware.NODE`).
