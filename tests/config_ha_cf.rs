@@ -311,6 +311,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "expected a STONITH device type after `*`",
     ),
     (
+        "fence_agent",
+        "fence_agent node2 fence_virsh ipaddr=10.0.0.9 passwd=x",
+        "fence_agent node2 virsh",
+        "/etc/ha.d/ha.cf:6:19: error: expected a fence agent (an absolute path or fence_NAME), found `virsh`",
+    ),
+    (
         "respawn",
         "respawn hacluster /usr/lib/heartbeat/ipfail",
         "respawn hacluster ipfail",
@@ -384,6 +390,7 @@ fn facts() -> StaticHost {
             "/dev/ttyS0".into(),
             "/etc/ha.d/stonith.cfg".into(),
             "/usr/lib/heartbeat/ipfail".into(),
+            "/usr/sbin/fence_virsh".into(),
             "/var/lib/heartbeat/cores".into(),
         ]),
         hosts: Some(vec!["qs.example".into()]),

@@ -568,6 +568,15 @@ pub static DIRECTIVES: &[Directive] = &[
         "`FROMHOST|* TYPE PARAMS...`: the STONITH device used from FROMHOST.",
     ),
     d(
+        "fence_agent",
+        W,
+        LINE,
+        NoDefault,
+        false,
+        Core,
+        "`NODE|* AGENT [KEY=VALUE]...`: the Red Hat fence agent that fences NODE (heartbeat-rs extension, docs/fencing.md).",
+    ),
+    d(
         "respawn",
         W,
         LINE,

@@ -12,7 +12,8 @@ use nom::bytes::complete::{take_till, take_while};
 
 use super::directives::{self, Arity, Directive, Kind};
 use super::model::{
-    ApiAuth, AutoFailback, Baud, ClientChild, NodeName, PingNode, StonithDirective,
+    ApiAuth, AutoFailback, Baud, ClientChild, FenceAgent, FenceValue, NodeName, PingNode, Secret,
+    StonithDirective,
 };
 use super::span::{self, Diagnostic, Pos, found};
 
@@ -94,6 +95,7 @@ pub struct HaCf {
     pub ping_nodes: Vec<Located<PingNode>>,
     pub media: Vec<Located<MediumDecl>>,
     pub stonith: Vec<Located<StonithDirective>>,
+    pub fence_agents: Vec<Located<FenceAgent>>,
     pub clients: Vec<Located<ClientChild>>,
     pub apiauth: Vec<Located<ApiAuth>>,
     pub env: Vec<Located<(String, String)>>,
@@ -779,8 +781,108 @@ impl HaCf {
                 });
             }
             "apiauth" => self.apiauth(n, text, &fields),
+            "fence_agent" => self.fence_agent(n, text, &fields),
             _ => {}
         }
+    }
+
+    /// `fence_agent NODE|* AGENT [KEY=VALUE]...` (our extension). Diagnostics on this line
+    /// never quote it (it may hold a password), and a password is masked in the stored line.
+    fn fence_agent(&mut self, n: usize, text: &str, fields: &[&str]) {
+        let at = |f: &str| Pos::of(n, text, f);
+        let [node, rest @ ..] = fields else {
+            return;
+        };
+        let mut errs: Vec<(Pos, String)> = Vec::new();
+        let mut secret_parts: Vec<Pos> = Vec::new();
+        let agent = match rest.first() {
+            None => {
+                let p = at(node);
+                errs.push((
+                    Pos::at(n, p.col + p.width, 1),
+                    format!("expected a fence agent after `{node}`, found end of line"),
+                ));
+                None
+            }
+            Some(a) => {
+                let bare = a.starts_with("fence_") && !a.contains('/') && a.len() > 6;
+                if a.starts_with('/') || bare {
+                    let path = if bare {
+                        format!("/usr/sbin/{a}")
+                    } else {
+                        a.to_string()
+                    };
+                    self.check(at(a), HostCheck::Executable(path));
+                    Some(PathBuf::from(a))
+                } else {
+                    errs.push((
+                        at(a),
+                        format!(
+                            "expected a fence agent (an absolute path or fence_NAME), found {}",
+                            found(a)
+                        ),
+                    ));
+                    None
+                }
+            }
+        };
+        let mut params = Vec::new();
+        for f in rest.iter().skip(1) {
+            let Some((k, v)) = f.split_once('=') else {
+                // Not quoted: a misplaced word here may be a password.
+                errs.push((at(f), "expected KEY=VALUE".to_string()));
+                continue;
+            };
+            let key_ok = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !key_ok {
+                errs.push((
+                    at(f),
+                    "expected a parameter name of letters, digits, `_` and `-` before `=`"
+                        .to_string(),
+                ));
+                continue;
+            }
+            let key = k.replace('-', "_").to_ascii_lowercase();
+            if (key == "action" || key == "option") && !matches!(v, "reboot" | "off") {
+                errs.push((
+                    Pos::of(n, text, v),
+                    format!(
+                        "expected the fencing action reboot or off, found {}",
+                        found(v)
+                    ),
+                ));
+                continue;
+            }
+            let value = if FenceValue::SECRET_KEYS.contains(&key.as_str()) {
+                secret_parts.push(Pos::of(n, text, v));
+                FenceValue::Secret(Secret::new(v.as_bytes()))
+            } else {
+                FenceValue::Plain(v.to_string())
+            };
+            params.push((key, value));
+        }
+        if !secret_parts.is_empty()
+            && let Some(stored) = n.checked_sub(1).and_then(|i| self.lines.get_mut(i))
+        {
+            *stored = mask_secrets(text, fields);
+        }
+        let failed = !errs.is_empty();
+        for (pos, msg) in errs {
+            self.diags.push(Diagnostic::error(&self.path, pos, msg));
+        }
+        let Some(agent) = agent.filter(|_| !failed) else {
+            return;
+        };
+        self.fence_agents.push(Located {
+            value: FenceAgent {
+                node: (*node != "*").then(|| NodeName::new(node)),
+                agent,
+                params,
+            },
+            pos: at(node),
+        });
     }
 
     fn apiauth(&mut self, n: usize, text: &str, fields: &[&str]) {
@@ -853,4 +955,32 @@ pub fn parse_int(s: &str) -> Option<u64> {
         return None;
     }
     s.parse().ok()
+}
+
+/// `text` with the value of every `passwd=`/`password=` field replaced by `********`.
+fn mask_secrets(text: &str, fields: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let base = text.as_ptr() as usize;
+    for f in fields {
+        let Some((k, v)) = f.split_once('=') else {
+            continue;
+        };
+        let key = k.replace('-', "_").to_ascii_lowercase();
+        if !FenceValue::SECRET_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(start) = (v.as_ptr() as usize).checked_sub(base) else {
+            continue;
+        };
+        let end = start + v.len();
+        if start < last || end > text.len() {
+            continue;
+        }
+        out.push_str(text.get(last..start).unwrap_or(""));
+        out.push_str("********");
+        last = end;
+    }
+    out.push_str(text.get(last..).unwrap_or(""));
+    out
 }

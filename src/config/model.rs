@@ -315,6 +315,30 @@ pub enum StonithDirective {
     },
 }
 
+/// `fence_agent NODE|* AGENT [KEY=VALUE]...` (a heartbeat-rs extension, docs/fencing.md): the
+/// Red Hat fence agent that fences NODE (`*`: any node without a line of its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceAgent {
+    /// The victim; `None` for `*`.
+    pub node: Option<NodeName>,
+    /// An absolute path, or a bare `fence_NAME` looked up in `/usr/sbin`.
+    pub agent: PathBuf,
+    /// Handed to the agent on stdin, in order.
+    pub params: Vec<(String, FenceValue)>,
+}
+
+/// A fence agent parameter value; `passwd`/`password` values are [`Secret`]s (redacted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FenceValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl FenceValue {
+    /// Parameter names whose values are secrets.
+    pub const SECRET_KEYS: &'static [&'static str] = &["passwd", "password"];
+}
+
 /// A `respawn` / `failfast` client child.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientChild {
@@ -398,6 +422,8 @@ pub struct Config {
     pub groups: Vec<ResourceGroup>,
     pub auth: AuthKeys,
     pub stonith: Vec<StonithDirective>,
+    /// `fence_agent` lines in file order.
+    pub fence_agents: Vec<FenceAgent>,
     pub watchdog: Option<PathBuf>,
     pub clients: Vec<ClientChild>,
     pub apiauth: Vec<ApiAuth>,
@@ -433,6 +459,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// The fence agent for `victim`: its own `fence_agent` line, else a `*` one (the last
+    /// line wins in both cases, like `stonith`).
+    pub fn fence_agent_for(&self, victim: &NodeName) -> Option<&FenceAgent> {
+        let last = |f: &dyn Fn(&FenceAgent) -> bool| self.fence_agents.iter().rev().find(|a| f(a));
+        last(&|a| a.node.as_ref() == Some(victim)).or_else(|| last(&|a| a.node.is_none()))
+    }
+
     /// The STONITH device this node uses: the last `stonith` line, or `stonith_host` line for
     /// `*` or this node, in the file (§7.1: each applicable line replaces the previous one).
     pub fn active_stonith(&self) -> Option<&StonithDirective> {

@@ -504,6 +504,7 @@ fn build(
         groups: Vec::new(),
         auth,
         stonith: cf.stonith.iter().map(|s| s.value.clone()).collect(),
+        fence_agents: cf.fence_agents.iter().map(|a| a.value.clone()).collect(),
         watchdog: cf.value("watchdog").map(|v| PathBuf::from(&v.value)),
         clients: cf.clients.iter().map(|c| c.value.clone()).collect(),
         apiauth: cf.apiauth.iter().map(|a| a.value.clone()).collect(),

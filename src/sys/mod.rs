@@ -49,6 +49,8 @@ pub mod clock;
 pub mod daemon;
 /// The one pump: OS events into the core, actions out to the OS.
 pub mod event_loop;
+/// Fencing: the `stonith` command, fence agents, manual acknowledgement (meatware).
+pub mod fence;
 /// `/var/lib/heartbeat/fifo`: messages from hb_standby & co.
 pub mod fifo;
 /// Fuzz entry points (also replayed by `cargo test`).
