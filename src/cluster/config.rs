@@ -31,16 +31,23 @@ impl ClusterConfig {
 
 impl From<&Config> for ClusterConfig {
     fn from(c: &Config) -> ClusterConfig {
-        let stonith_device = c
-            .stonith
-            .first()
-            .map(|d| match d {
+        // Fencing is configured when a STONITH line applies to this node (the last one
+        // wins, and a `stonith_host` for another node does not count) or any fence agent
+        // is declared. Getting this wrong means taking over without fencing.
+        let active = c.active_stonith();
+        let stonith_device = match active {
+            Some(
                 crate::config::StonithDirective::Stonith { device_type, .. }
-                | crate::config::StonithDirective::StonithHost { device_type, .. } => {
-                    device_type.clone()
-                }
-            })
-            .unwrap_or_default();
+                | crate::config::StonithDirective::StonithHost { device_type, .. },
+            ) => device_type.clone(),
+            None => c
+                .fence_agents
+                .first()
+                .and_then(|a| a.agent.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let stonith = active.is_some() || !c.fence_agents.is_empty();
         ClusterConfig {
             nodes: c.nodes.clone(),
             ping_nodes: c.ping_nodes.clone(),
@@ -48,11 +55,55 @@ impl From<&Config> for ClusterConfig {
             timing: c.timing,
             auto_failback: c.auto_failback,
             groups: c.groups.clone(),
-            stonith: !c.stonith.is_empty(),
+            stonith,
             stonith_device,
             auth: c.auth.clone(),
             max_rexmit_delay: c.max_rexmit_delay,
             hopfudge: c.hopfudge,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::{CheckOptions, StaticHost, from_texts};
+
+    fn cluster_config(extra: &str) -> ClusterConfig {
+        let ha_cf = format!("node node1 node2\nbcast eth0\nauto_failback on\n{extra}");
+        let loaded = from_texts(
+            std::path::Path::new("/etc/ha.d"),
+            &ha_cf,
+            "node1 192.0.2.100\n",
+            "auth 1\n1 crc\n",
+            &StaticHost::named("node1"),
+            &CheckOptions::default(),
+        )
+        .expect("the test configuration is valid");
+        ClusterConfig::from(&loaded.config)
+    }
+
+    #[test]
+    fn no_fencing_line_means_no_fencing() {
+        assert!(!cluster_config("").stonith);
+    }
+
+    #[test]
+    fn a_fence_agent_alone_means_fencing_is_configured() {
+        let c = cluster_config("fence_agent node2 /usr/sbin/fence_virsh ipaddr=192.0.2.1\n");
+        assert!(
+            c.stonith,
+            "a fence_agent-only cluster must fence before takeover"
+        );
+        assert_eq!(c.stonith_device, "fence_virsh");
+    }
+
+    #[test]
+    fn a_stonith_host_line_for_another_node_is_not_our_device() {
+        let c = cluster_config("stonith_host node2 null node1\n");
+        assert!(!c.stonith);
+        let c = cluster_config("stonith_host node2 null node1\nstonith_host * ssh node1 node2\n");
+        assert!(c.stonith);
+        assert_eq!(c.stonith_device, "ssh");
     }
 }
