@@ -421,3 +421,31 @@ fn sixteen_nodes_converge_after_partitions_and_crashes() {
     }
     clean(&w);
 }
+
+/// What `scripts/demo` shows without root: the crash story of §4.7 in the simulator, printed
+/// as a timeline relative to the crash (run with `--nocapture`). Asserts the takeover, so it
+/// is a test as well as a demo.
+#[test]
+fn demo_failover_timeline() {
+    let crash = s(50);
+    let mut w = crash_story(AutoFailback::On, 4);
+    w.run_until(s(70));
+    assert_eq!(holder(&w, 0), vec![1], "node2 took the group over");
+    clean(&w);
+    println!(
+        "\nsimulated failover (keepalive {} ms, deadtime {} ms), times relative to node1's crash:",
+        KEEPALIVE.as_millis(),
+        DEADTIME.as_millis()
+    );
+    let crash_secs = crash.as_micros() as f64 / 1e6;
+    for line in w.dump().lines() {
+        let Some((t, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(t) = t.parse::<f64>() else { continue };
+        let interesting = !rest.contains(" SEND ") && !rest.contains(" RECV ");
+        if interesting && t >= crash_secs - 0.001 && t <= crash_secs + 10.0 {
+            println!("  {:+8.3} s  {rest}", t - crash_secs);
+        }
+    }
+}
