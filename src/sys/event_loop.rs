@@ -21,7 +21,7 @@ use crate::cluster::{
     Action, Boot, Cluster, ClusterConfig, ClusterError, Command, Hold, Input, Job, JobId, JobOp,
     Notice, Priority,
 };
-use crate::config::{Config, NodeName};
+use crate::config::{AuthKeys, Config, NodeName};
 use crate::sys::clock::{self, Clock};
 use crate::sys::fifo::{self, CommandFifo};
 use crate::sys::log::{Level, Router, Stamp};
@@ -34,6 +34,7 @@ use crate::sys::spawn;
 use crate::sys::state;
 use crate::sys::watchdog::Watchdog;
 use crate::time::Instant;
+use crate::wire;
 
 /// Where the daemon keeps its files. Heartbeat's paths by default; tests and the lab point
 /// them into temporary directories (`--pidfile`, `--state-dir`, `--run-dir`).
@@ -280,6 +281,15 @@ struct Running {
     output: Option<PathBuf>,
 }
 
+/// The core hands every medium the signed netstring datagram that UDP carries. A serial line
+/// carries the same message as classic `>>>`/`<<<` text signed by its inner `auth` field
+/// only, which heartbeat's serial plugin produces by decoding and re-encoding (wire spec
+/// §3.3); this does the same. A framing conversion, not a protocol decision.
+fn serial_frame(datagram: &[u8], keys: &AuthKeys) -> Result<Vec<u8>, String> {
+    let message = wire::decode_udp(datagram, keys).map_err(|e| format!("{e:?}"))?;
+    wire::encode_serial(message.message(), keys).map_err(|e| format!("{e:?}"))
+}
+
 /// The real edge: the OS objects the actions need.
 pub struct Daemon {
     cfg: Config,
@@ -314,7 +324,15 @@ impl Edge for Daemon {
                 }
             }
             Link::Serial(s) => {
-                s.queue(bytes);
+                let frame = match serial_frame(bytes, &self.cfg.auth) {
+                    Ok(frame) => frame,
+                    Err(why) => {
+                        let text = format!("serial: cannot re-encode an outgoing message: {why}");
+                        self.router.log(Level::Error, &text);
+                        return;
+                    }
+                };
+                s.queue(&frame);
                 match s.flush(now) {
                     Ok(Some(at)) => {
                         self.serial_due.insert(medium, at);
@@ -970,6 +988,29 @@ fn handle_signals(src: &mut Sources, daemon: &mut Daemon, inputs: &mut Vec<Input
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn serial_carries_the_message_as_classic_text_with_its_inner_auth() {
+        use crate::config::{AuthKey, KeyIndex, Secret};
+        use crate::wire::{Message, Value};
+        let Some(index) = KeyIndex::new(1) else {
+            panic!("1 is a valid key index")
+        };
+        let keys = crate::config::AuthKeys::single(index, AuthKey::Sha1(Secret::new("k")));
+        let mut m = Message::new();
+        m.push("t", Value::String(b"status".to_vec()));
+        m.push("src", Value::String(b"node1".to_vec()));
+        let datagram = wire::encode_udp(&m, &keys).expect("encodes");
+        assert!(datagram.starts_with(b"###"), "UDP carries netstrings");
+        let frame = serial_frame(&datagram, &keys).expect("re-encodes");
+        assert!(
+            frame.starts_with(b">>>\n") && frame.ends_with(b"<<<\n"),
+            "{frame:?}"
+        );
+        let back = wire::decode_serial(&frame, &keys).expect("a peer accepts it");
+        assert_eq!(back.message().get_str("t"), Some("status"));
+        assert!(serial_frame(b"###\nnot a message", &keys).is_err());
+    }
     use super::*;
     use crate::cluster::ExitReason;
 
