@@ -30,11 +30,10 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::{SigHandler, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 
 use crate::config::model::{Config, FenceAgent, FenceValue, NodeName, StonithDirective};
@@ -932,26 +931,8 @@ fn spawn_with_stdin(program: &Path, output: &Path, input: &[u8]) -> io::Result<i
     let out = OpenOptions::new().append(true).open(output)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(program);
-    cmd.env_remove(crate::sys::notify::ENV_SOCKET)
-        .stdin(Stdio::piped())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0);
-    // SAFETY: the closure only calls sigprocmask(2) and sigaction(2) through nix, both
-    // async-signal-safe, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::signal::sigprocmask(
-                nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                Some(&nix::sys::signal::SigSet::empty()),
-                None,
-            )?;
-            for s in crate::sys::signals::IGNORED {
-                nix::sys::signal::signal(s, SigHandler::SigDfl)?;
-            }
-            Ok(())
-        });
-    }
+    cmd.stdin(Stdio::piped()).stdout(out).stderr(err);
+    crate::sys::spawn::child_defaults(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
     if let Some(mut stdin) = child.stdin.take() {

@@ -55,6 +55,30 @@ impl Exit {
     }
 }
 
+/// What every child of the daemon gets, whoever starts it (scripts, fence devices): its own
+/// process group (so a timeout can kill all of it), no systemd notify socket, and signals as
+/// a fresh process has them. std's `Command` would otherwise pass on the daemon's blocked
+/// mask and ignored signals, and a script that cannot be interrupted is a stuck failover.
+pub(crate) fn child_defaults(cmd: &mut Command) {
+    cmd.env_remove(crate::sys::notify::ENV_SOCKET)
+        .process_group(0);
+    // SAFETY: the closure only calls sigprocmask(2) and sigaction(2) through nix, both
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )?;
+            for s in crate::sys::signals::IGNORED {
+                nix::sys::signal::signal(s, SigHandler::SigDfl)?;
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Starts `spec`; returns the child's pid (also its process group id).
 pub fn spawn(spec: &Spec) -> io::Result<i32> {
     spawn_capturing(spec, None)
@@ -79,27 +103,11 @@ pub fn spawn_capturing(spec: &Spec, stdout: Option<&std::path::Path>) -> io::Res
     };
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
-        .env_remove(crate::sys::notify::ENV_SOCKET)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .process_group(0);
-    // SAFETY: the closure only calls sigprocmask(2) and sigaction(2) through nix, both
-    // async-signal-safe, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::signal::sigprocmask(
-                nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                Some(&nix::sys::signal::SigSet::empty()),
-                None,
-            )?;
-            for s in crate::sys::signals::IGNORED {
-                nix::sys::signal::signal(s, SigHandler::SigDfl)?;
-            }
-            Ok(())
-        });
-    }
+        .stderr(err);
+    child_defaults(&mut cmd);
     // The std Child handle is dropped without waiting: reaping goes through `reap`.
     let child = cmd.spawn()?;
     Ok(child.id() as i32)
