@@ -21,7 +21,8 @@ pub fn ha_cf(c: &Config) -> String {
         param(name);
     }
     for dir in directives::recorded() {
-        if !FIRST.contains(&dir.name) {
+        // udpport is written around the media below: where it stands matters.
+        if !FIRST.contains(&dir.name) && dir.name != "udpport" {
             param(dir.name);
         }
     }
@@ -37,7 +38,23 @@ pub fn ha_cf(c: &Config) -> String {
             out.push_str(&format!("ping {}\n", p.name));
         }
     }
+    // The bcast and ucast plugins latch `udpport` when their first medium is declared
+    // (behaviour spec §1.3), so each kind gets its port right before its first line; the
+    // recorded value follows the media, where it changes no latched port.
+    let (mut bcast_latched, mut ucast_latched, mut ucast6_latched) = (false, false, false);
     for m in &c.media {
+        let latch = match m {
+            Medium::Bcast { port, .. } => Some((&mut bcast_latched, *port)),
+            Medium::Ucast { port, .. } => Some((&mut ucast_latched, *port)),
+            Medium::Ucast6 { port, .. } => Some((&mut ucast6_latched, *port)),
+            _ => None,
+        };
+        if let Some((latched, port)) = latch
+            && !*latched
+        {
+            *latched = true;
+            out.push_str(&format!("udpport {port}\n"));
+        }
         out.push_str(&match m {
             Medium::Bcast { iface, .. } => format!("bcast {iface}\n"),
             Medium::Ucast { iface, peer, .. } => format!("ucast {iface} {peer}\n"),
@@ -64,6 +81,9 @@ pub fn ha_cf(c: &Config) -> String {
             ),
             Medium::Serial { device, .. } => format!("serial {}\n", device.display()),
         });
+    }
+    if let Some(v) = c.parameters.get("udpport") {
+        out.push_str(&format!("udpport {v}\n"));
     }
     for s in &c.stonith {
         out.push_str(&match s {
