@@ -9,9 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use heartbeat_rs::config::{AuthKey, AuthKeys, AuthMethod, KeyIndex, Secret, authkeys};
+use heartbeat_rs::sys::serial::FrameReader;
 use heartbeat_rs::wire::{
-    self, DropReason, SerialFramer, Value, WireFormat, auth, classic, decode_serial, decode_udp,
-    encode_serial, encode_udp,
+    self, DropReason, Value, WireFormat, auth, classic, decode_serial, decode_udp, encode_serial,
+    encode_udp,
 };
 
 fn wire_dir() -> PathBuf {
@@ -153,15 +154,13 @@ fn serial_streams() -> Vec<(String, PathBuf)> {
 
 fn frames_of(path: &Path, chunk: usize) -> Vec<Vec<u8>> {
     let stream = fs::read(path).unwrap();
-    let mut framer = SerialFramer::new();
+    // The daemon's own framer (serial links and the FIFO use it).
+    let mut framer = FrameReader::new();
     let mut frames = Vec::new();
     for c in stream.chunks(chunk) {
-        framer.push(c);
-        while let Some(f) = framer.next_frame() {
-            frames.push(f);
-        }
+        framer.push(c, &mut frames);
     }
-    assert_eq!(framer.discarded(), 0);
+    assert_eq!(framer.oversized, 0);
     frames
 }
 

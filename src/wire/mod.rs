@@ -23,8 +23,8 @@
 //! Receiving:
 //! * [`decode_udp`]`(&bytes, &keys) -> Result<Authenticated<Message>, DropReason>` — either
 //!   format; netstring is checked by its trailer, classic by its inner `auth` (as 3.0.6 does).
-//! * [`decode_serial`]`(&frame, &keys)` — one classic frame; [`SerialFramer`] cuts a tty byte
-//!   stream into frames the way heartbeat's serial reader does.
+//! * [`decode_serial`]`(&frame, &keys)` — one classic frame (the edge's
+//!   `sys::serial::FrameReader` cuts a tty byte stream into frames).
 //! * [`decode_unsigned`] — FIFO input (either format, no authentication).
 //! * [`parse`] + [`auth::authenticate`] — the two steps of `decode_udp`, for tools that
 //!   want to show a message whose signature fails (`--decode-packet`).
@@ -54,12 +54,10 @@ pub mod error;
 pub mod fuzzing;
 pub mod message;
 pub mod netstring;
-pub mod serial;
 
 pub use auth::Authenticated;
 pub use error::{DropReason, EncodeError};
 pub use message::{Field, FieldType, Message, Value};
-pub use serial::SerialFramer;
 
 use crate::config::AuthKeys;
 
