@@ -2,8 +2,9 @@
 //! hostile payloads are rejected with typed errors, never a panic.
 
 use heartbeat_rs::api::{
-    self, ClientStatus, DecodeError, ErrorKind, GroupView, Hold, LinkStatus, LinkView, MAX_FRAME,
-    NodeStatus, NodeType, NodeView, Outcome, Request, Response, RscHold, Snapshot, Transition,
+    self, ClientStatus, DecodeError, ErrorKind, FenceResult, FenceView, GroupView, Hold,
+    LinkStatus, LinkView, MAX_FRAME, NodeStatus, NodeType, NodeView, Outcome, Request, Response,
+    RscHold, Snapshot, Transition,
 };
 use proptest::prelude::*;
 
@@ -45,6 +46,27 @@ fn sample() -> Snapshot {
                 resources: "x".into(),
                 holder: None,
                 state: "stopped".into(),
+                last: None,
+            },
+        ],
+        fencing: vec![
+            FenceView {
+                node: "node2".into(),
+                device: "fence_virsh".into(),
+                in_progress: true,
+                needs_operator: false,
+                attempts: 3,
+                last: Some(FenceResult {
+                    ok: false,
+                    at_unix: 1_700_000_001,
+                }),
+            },
+            FenceView {
+                node: "node\t3".into(),
+                device: "Meatware STONITH device".into(),
+                in_progress: false,
+                needs_operator: true,
+                attempts: 0,
                 last: None,
             },
         ],
@@ -223,6 +245,14 @@ fn json_rendering_is_versioned_escaped_and_complete() {
     assert!(j.contains("\"last_transition\":{\"cause\":\"node1 dead\",\"at\":1700000000}"));
     assert!(j.contains("\"parameters\":{\"keepalive\":\"1\",\"empty\":\"\"}"));
     assert!(j.contains("\"clients\":{\"ipfail\":\"join\"}"));
+    assert!(
+        j.contains(
+            "\"fencing\":[{\"node\":\"node2\",\"device\":\"fence_virsh\",\"in_progress\":true,\
+             \"needs_operator\":false,\"attempts\":3,\"last_result\":{\"ok\":false,\"at\":1700000001}},"
+        ),
+        "{j}"
+    );
+    assert!(j.contains("\"attempts\":0,\"last_result\":null}]"), "{j}");
     // Balanced and no raw control characters: a cheap structural check.
     assert_eq!(j.matches('{').count(), j.matches('}').count());
     assert!(!j.chars().any(|c| (c as u32) < 0x20));

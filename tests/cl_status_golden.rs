@@ -153,6 +153,7 @@ fn snapshot(local: &str, peer_dead: bool, rsc: RscHold) -> Snapshot {
             .collect(),
         clients: vec![("cl_status".into(), ClientStatus::Offline)],
         groups: Vec::new(),
+        fencing: Vec::new(),
         taken_unix: 0,
     }
 }

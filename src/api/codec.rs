@@ -1,8 +1,8 @@
 //! Frames and the text encoding of requests and responses.
 
 use super::snapshot::{
-    ClientStatus, GroupView, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, RscHold,
-    Snapshot, Transition,
+    ClientStatus, FenceResult, FenceView, GroupView, LinkStatus, LinkView, NodeStatus, NodeType,
+    NodeView, RscHold, Snapshot, Transition,
 };
 use super::{ErrorKind, Hold, Outcome, PROTOCOL, Request, Response};
 
@@ -271,6 +271,26 @@ fn encode_snapshot(s: &Snapshot, o: &mut String) {
             &[&g.owner, &g.resources, holder, &g.state, cause, &at],
         );
     }
+    for fv in &s.fencing {
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let (last, at) = match &fv.last {
+            Some(r) => (if r.ok { "ok" } else { "failed" }, r.at_unix.to_string()),
+            None => ("", String::new()),
+        };
+        record(
+            o,
+            "fence",
+            &[
+                &fv.node,
+                &fv.device,
+                flag(fv.in_progress),
+                flag(fv.needs_operator),
+                &fv.attempts.to_string(),
+                last,
+                &at,
+            ],
+        );
+    }
 }
 
 pub fn decode_response(payload: &[u8]) -> Result<Response, DecodeError> {
@@ -353,6 +373,28 @@ fn decode_snapshot_record(s: &mut Snapshot, line: usize, f: &[String]) -> Result
                 })
             },
         }),
+        ["fence", node, device, running, operator, attempts, last, at] => {
+            let flag = |v: &str, what| match v {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(bad(line, what)),
+            };
+            s.fencing.push(FenceView {
+                node: node.to_string(),
+                device: device.to_string(),
+                in_progress: flag(running, "fence running")?,
+                needs_operator: flag(operator, "fence operator")?,
+                attempts: attempts.parse().map_err(|_| bad(line, "fence attempts"))?,
+                last: match *last {
+                    "" => None,
+                    "ok" | "failed" => Some(FenceResult {
+                        ok: *last == "ok",
+                        at_unix: at.parse().map_err(|_| bad(line, "time"))?,
+                    }),
+                    _ => return Err(bad(line, "fence result")),
+                },
+            });
+        }
         [tag, ..] => return Err(DecodeError::UnknownRecord(tag.chars().take(40).collect())),
         [] => return Err(DecodeError::Empty),
     }

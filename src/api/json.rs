@@ -121,6 +121,39 @@ pub fn render(s: &Snapshot) -> String {
     }
     o.push(']');
 
+    key(&mut o, f, "fencing");
+    o.push('[');
+    for (i, fv) in s.fencing.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        o.push('{');
+        let g = &mut true;
+        key(&mut o, g, "node");
+        string(&mut o, &fv.node);
+        key(&mut o, g, "device");
+        string(&mut o, &fv.device);
+        key(&mut o, g, "in_progress");
+        o.push_str(if fv.in_progress { "true" } else { "false" });
+        key(&mut o, g, "needs_operator");
+        o.push_str(if fv.needs_operator { "true" } else { "false" });
+        key(&mut o, g, "attempts");
+        o.push_str(&fv.attempts.to_string());
+        key(&mut o, g, "last_result");
+        match &fv.last {
+            Some(r) => {
+                o.push_str("{\"ok\":");
+                o.push_str(if r.ok { "true" } else { "false" });
+                o.push_str(",\"at\":");
+                o.push_str(&r.at_unix.to_string());
+                o.push('}');
+            }
+            None => o.push_str("null"),
+        }
+        o.push('}');
+    }
+    o.push(']');
+
     key(&mut o, f, "clients");
     o.push('{');
     let g = &mut true;

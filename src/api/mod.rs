@@ -17,8 +17,8 @@ pub use codec::{
     frame, split_frame,
 };
 pub use snapshot::{
-    ClientStatus, GroupView, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, RscHold,
-    Snapshot, Transition,
+    ClientStatus, FenceResult, FenceView, GroupView, HBVERSION, LinkStatus, LinkView, NodeStatus,
+    NodeType, NodeView, RscHold, Snapshot, Transition,
 };
 
 /// First line of every payload; bumped on an incompatible change.

@@ -79,6 +79,34 @@ pub struct GroupView {
     pub last: Option<Transition>,
 }
 
+/// heartbeat 3.0.6's `hbversion` parameter and API version string: the release, then the
+/// Mercurial changeset it was built from (fixtures: `cl_status hbparameter -p hbversion`).
+pub const HBVERSION: &str = "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b169)";
+
+/// How a finished fencing attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceResult {
+    pub ok: bool,
+    /// Seconds since the Unix epoch (daemon wall clock).
+    pub at_unix: u64,
+}
+
+/// Fencing of one node, as far as the daemon knows (only nodes fencing was asked for).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceView {
+    pub node: String,
+    /// The device id (`external/ipmi`, `fence_virsh`, `Meatware STONITH device`).
+    pub device: String,
+    /// An attempt is running now.
+    pub in_progress: bool,
+    /// The running attempt waits for an operator (`meatclient -c NODE`).
+    pub needs_operator: bool,
+    /// Attempts started since the last success (the core retries a failure every 5 s).
+    pub attempts: u32,
+    /// The last finished attempt, if any.
+    pub last: Option<FenceResult>,
+}
+
 /// Everything the tools can ask about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -94,6 +122,8 @@ pub struct Snapshot {
     /// Local API clients and their status.
     pub clients: Vec<(String, ClientStatus)>,
     pub groups: Vec<GroupView>,
+    /// Fencing requests of this daemon's lifetime (empty when none was ever needed).
+    pub fencing: Vec<FenceView>,
     /// When the snapshot was taken, seconds since the Unix epoch.
     pub taken_unix: u64,
 }

@@ -510,6 +510,27 @@ pub fn summary(snap: &Snapshot) -> String {
             ));
         }
     }
+    if !snap.fencing.is_empty() {
+        s.push_str("\nFencing:\n");
+    }
+    for f in &snap.fencing {
+        let state = match (f.in_progress, f.needs_operator) {
+            (true, true) => format!("waiting for the operator: meatclient -c {}", f.node),
+            (true, false) => "in progress".to_string(),
+            (false, _) => "idle".to_string(),
+        };
+        s.push_str(&format!(
+            "  {} with {}: {state}, {} attempt(s) since the last success\n",
+            f.node, f.device, f.attempts
+        ));
+        if let Some(r) = &f.last {
+            s.push_str(&format!(
+                "    last result: {} at {} (unix time)\n",
+                if r.ok { "reset" } else { "failed" },
+                r.at_unix
+            ));
+        }
+    }
     s
 }
 

@@ -192,6 +192,15 @@ impl ApiConn {
     /// Reads what is available (call on readable) and returns the first complete request.
     pub fn read_request(&mut self) -> io::Result<ConnEvent> {
         if !self.authorised {
+            // Drain what the peer sent (bounded), so that closing does not reset the
+            // connection before it has read the refusal.
+            let mut sink = [0u8; 4096];
+            for _ in 0..(api::MAX_FRAME / sink.len()) {
+                match self.stream.read(&mut sink) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
             return Ok(ConnEvent::Refused);
         }
         let mut chunk = [0u8; 4096];
@@ -297,8 +306,17 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     let mut s = UnixStream::connect(path).map_err(ClientError::Unreachable)?;
     s.set_write_timeout(Some(remaining()?))
         .map_err(ClientError::Io)?;
-    s.write_all(&api::frame(&api::encode_request(req)))
-        .map_err(io_err)?;
+    match s.write_all(&api::frame(&api::encode_request(req))) {
+        Ok(()) => {}
+        // The daemon may answer (a refusal) and close before reading everything: its
+        // answer is still there to read.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) => {}
+        Err(e) => return Err(io_err(e)),
+    }
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
