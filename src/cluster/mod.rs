@@ -245,6 +245,12 @@ impl Cluster {
         &self.cfg
     }
 
+    /// SIGHUP with a changed `authkeys` (§4.12, §8.6): sign and verify with the new keys
+    /// from the next packet on. Nothing else changes.
+    pub fn set_auth(&mut self, auth: crate::config::AuthKeys) {
+        self.cfg.auth = auth;
+    }
+
     fn enter(&mut self, now: Instant) {
         // Time never goes backwards inside the core, whatever the edge passes.
         let now = now.max(self.now);

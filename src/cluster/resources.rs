@@ -197,6 +197,12 @@ impl Cluster {
         self.stable().then_some(self.rm.i_hold)
     }
 
+    /// What the peer last reported holding, in its own terms (`local` = the peer's home
+    /// groups); `none` when unknown or in legacy mode. Read-only, for status output.
+    pub fn peer_holds(&self) -> Hold {
+        self.rm.other_holds
+    }
+
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
         self.rm.advertised_stable = stable;
         self.rm.advertised_hold = self.rm.i_hold;
