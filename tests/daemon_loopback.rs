@@ -22,6 +22,17 @@ struct Node {
 
 impl Node {
     fn setup(root: &Path, name: &'static str, port: u16, group: &str) -> Node {
+        Node::setup_with(root, name, port, group, "", "n1 TestSvc::a\n")
+    }
+
+    fn setup_with(
+        root: &Path,
+        name: &'static str,
+        port: u16,
+        group: &str,
+        extra_ha_cf: &str,
+        haresources: &str,
+    ) -> Node {
         let dir = root.join(name);
         let etc = dir.join("etc");
         std::fs::create_dir_all(etc.join("resource.d")).unwrap();
@@ -31,12 +42,12 @@ impl Node {
                 "logfile {d}/ha-log\ndebugfile {d}/ha-debug\nuse_logd no\n\
                  keepalive 200ms\nwarntime 1\ndeadtime 2\ninitdead 4\n\
                  udpport {port}\nmcast lo {group} {port} 1 1\nauto_failback on\n\
-                 realtime off\nnode n1 n2\n",
+                 realtime off\nnode n1 n2\n{extra_ha_cf}",
                 d = dir.display()
             ),
         )
         .unwrap();
-        std::fs::write(etc.join("haresources"), "n1 TestSvc::a\n").unwrap();
+        std::fs::write(etc.join("haresources"), haresources).unwrap();
         let keys = etc.join("authkeys");
         std::fs::write(&keys, "auth 1\n1 sha1 loopback-test\n").unwrap();
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -121,6 +132,33 @@ impl Node {
 
     fn holds_service(&self) -> bool {
         self.dir.join("svc-a").exists()
+    }
+
+    fn api_socket(&self) -> PathBuf {
+        self.dir.join("run/hbrs-api")
+    }
+
+    /// Runs one of the multi-call tools (`cl_status`, `hb_standby`, `hb_takeover`) against
+    /// this node's control socket.
+    fn tool(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        let link = self.dir.join(tool);
+        if !link.exists() {
+            std::os::unix::fs::symlink(BIN, &link).unwrap();
+        }
+        Command::new(&link)
+            .args(args)
+            .env("HB_API_SOCKET", self.api_socket())
+            .env("HB_FIFO", self.dir.join("state/fifo"))
+            .output()
+            .expect("run the tool")
+    }
+
+    fn cl_status(&self, args: &[&str]) -> (i32, String) {
+        let out = self.tool("cl_status", args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     /// Waits until `cond` holds, failing with the node's log after `secs`.
@@ -261,4 +299,123 @@ fn unknown_option_prints_heartbeats_usage_and_exits_2() {
         err.contains("Usage: heartbeat [-dDkMrRsvWlVf] [-C Current-resource-state]"),
         "{err}"
     );
+}
+
+fn cluster_of_two(root: &Path, extra_ha_cf: &str, haresources: &str) -> (Node, Node) {
+    let port = free_udp_port();
+    let group = format!("225.0.{}.{}", (port >> 8) as u8, (port & 0xff) as u8 | 1);
+    let n1 = Node::setup_with(root, "n1", port, &group, extra_ha_cf, haresources);
+    let n2 = Node::setup_with(root, "n2", port, &group, extra_ha_cf, haresources);
+    (n1, n2)
+}
+
+#[test]
+fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, mut n2) = cluster_of_two(root.path(), "", "n1 TestSvc::a\n");
+    n1.start();
+    n2.start();
+    n1.wait_for("the group on n1", 40, Node::holds_service);
+    n1.wait_for("n2 active", 30, |n| {
+        n.cl_status(&["nodestatus", "n2"]).1 == "active\n"
+    });
+    n1.wait_for("a stable rscstatus", 30, |n| {
+        n.cl_status(&["rscstatus"]).1 != "transition\n"
+    });
+
+    assert_eq!(
+        n1.cl_status(&["hbstatus"]),
+        (0, "Heartbeat is running on this machine.\n".into())
+    );
+    assert_eq!(n1.cl_status(&["listnodes"]).0, 0);
+    let nodes = n1.cl_status(&["listnodes"]).1;
+    assert!(nodes.contains("n1\n") && nodes.contains("n2\n"), "{nodes}");
+    assert_eq!(n1.cl_status(&["nodetype", "n2"]), (0, "normal\n".into()));
+    assert_eq!(n1.cl_status(&["nodestatus", "n1"]), (0, "active\n".into()));
+    let links = n1.cl_status(&["listhblinks", "n2"]);
+    assert_eq!(links.0, 0, "{links:?}");
+    let link = links.1.trim().to_string();
+    assert!(!link.is_empty());
+    assert_eq!(
+        n1.cl_status(&["hblinkstatus", "n2", &link]),
+        (0, "up\n".into())
+    );
+    let rsc = n1.cl_status(&["rscstatus"]).1;
+    assert!(rsc == "local\n" || rsc == "all\n", "{rsc}");
+    assert_eq!(
+        n1.cl_status(&["hbparameter", "-p", "hbversion"]),
+        (
+            0,
+            "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b169)\n".into()
+        )
+    );
+    assert_eq!(
+        n1.cl_status(&["hbparameter", "-p", "keepalive"]),
+        (0, "200ms\n".into())
+    );
+    assert_eq!(
+        n1.cl_status(&["clientstatus", "n1", "cl_status"]),
+        (1, "offline\n".into())
+    );
+    let summary = n1.cl_status(&["summary"]).1;
+    assert!(summary.contains("holder: n1\tstate: running"), "{summary}");
+
+    // `heartbeat status --json` is the same snapshot as JSON.
+    let out = Command::new(BIN)
+        .args(["status", "--json"])
+        .env("HB_API_SOCKET", n1.api_socket())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("\"local_node\":\"n1\""), "{json}");
+    assert!(
+        json.contains(
+            "\"owner\":\"n1\",\"resources\":\"TestSvc::a\",\"holder\":\"n1\",\"state\":\"running\""
+        ),
+        "{json}"
+    );
+    assert!(json.contains("\"fencing\":[]"), "{json}");
+    // n2's view: n1 holds the group (the peer's report).
+    let out = Command::new(BIN)
+        .args(["status", "--json"])
+        .env("HB_API_SOCKET", n2.api_socket())
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"holder\":\"n1\",\"state\":\"stopped\""),
+        "{json}"
+    );
+
+    // hb_standby --wait on n1: n2 takes the group, the tool reports when it is done.
+    let out = n1.tool("hb_standby", &["--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", n1.log());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("standby done"),
+        "{out:?}"
+    );
+    assert!(n2.holds_service() && !n1.holds_service());
+
+    // hb_takeover --wait on n1: n2 goes standby, n1 acquires again.
+    n1.wait_for("a stable rscstatus", 30, |n| {
+        n.cl_status(&["rscstatus"]).1 != "transition\n"
+    });
+    let out = n1.tool("hb_takeover", &["--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", n1.log());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("takeover done"),
+        "{out:?}"
+    );
+    assert!(n1.holds_service() && !n2.holds_service());
+    let json =
+        String::from_utf8_lossy(&n1.tool("cl_status", &["summary", "--json"]).stdout).into_owned();
+    assert!(
+        json.contains("\"last_transition\":{\"cause\":\"n2 standby [all]\""),
+        "{json}"
+    );
+
+    n1.stop_with_k();
+    n2.stop_with_k();
+    assert!(!n1.api_socket().exists(), "the socket goes with the daemon");
 }

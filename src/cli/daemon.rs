@@ -202,6 +202,7 @@ pub fn start(opts: &Options) -> ExitCode {
         realtime: crate::sys::daemon::realtime_wanted(cfg.realtime, opts.daemon.no_realtime),
         manage_resources: !opts.daemon.no_resources,
         paths,
+        authkeys: opts.authkeys.clone(),
     };
     match event_loop::run(cfg, &run, router, pid) {
         Ok(()) => ExitCode::SUCCESS,

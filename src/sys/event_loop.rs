@@ -72,6 +72,10 @@ impl Paths {
     pub fn rsctmp(&self) -> PathBuf {
         self.run_dir.join("rsctmp")
     }
+    /// The control socket (`/run/heartbeat/hbrs-api`).
+    pub fn api_socket(&self) -> PathBuf {
+        self.run_dir.join("hbrs-api")
+    }
 }
 
 /// How the command line wants the daemon run.
@@ -82,6 +86,8 @@ pub struct RunOptions {
     pub realtime: bool,
     /// `-M`: membership only, no resource groups.
     pub manage_resources: bool,
+    /// `--authkeys` (else `CONFIG_DIR/authkeys`): what SIGHUP re-reads.
+    pub authkeys: Option<PathBuf>,
 }
 
 /// Why the daemon could not start.
@@ -157,26 +163,56 @@ pub fn resolve_script(config_dir: &Path, script: &str) -> Option<PathBuf> {
 }
 
 /// A FIFO message (`>>>\nname=value\n…<<<\n`, §8.4) as the administrative command it
-/// carries: `hb_standby` writes `t=ask_resources rsc_hold=SET info=me`, `hb_takeover`
-/// writes `t=hb_takeover rsc_hold=WORD`. `None` for anything else.
+/// carries: `hb_standby` writes `t=ask_resources rsc_hold=SET info=me` (a missing `rsc_hold`
+/// means `all`, §4.3), `hb_takeover` writes `t=hb_takeover rsc_hold=WORD`. `None` for
+/// anything else (see [`fifo_ignored`]).
 pub fn fifo_command(msg: &[u8]) -> Option<Command> {
     let text = std::str::from_utf8(msg).ok()?;
     let fields: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
     match (fields.get("t")?, fields.get("rsc_hold")) {
-        (&"ask_resources", Some(set)) if fields.get("info") == Some(&"me") => {
-            Hold::parse(set).map(Command::Standby)
+        (&"ask_resources", set) if fields.get("info") == Some(&"me") => {
+            Hold::parse(set.copied().unwrap_or("all")).map(Command::Standby)
         }
         (&"hb_takeover", Some(set)) => Some(Command::Takeover((*set).to_owned())),
         _ => None,
     }
 }
 
-/// The `t=` of a FIFO message, for the log line of one that is not understood.
-fn fifo_type(msg: &[u8]) -> String {
-    String::from_utf8_lossy(msg)
-        .lines()
-        .find_map(|l| l.strip_prefix("t=").map(str::to_owned))
-        .unwrap_or_default()
+/// The log line for a FIFO message that is not a command: which message, and precisely why
+/// heartbeat-rs does not send it (heartbeat signs and broadcasts anything written there;
+/// the core has no "send this raw message" input, by design: every message it sends is one
+/// it understands).
+pub fn fifo_ignored(msg: &[u8]) -> String {
+    let text = String::from_utf8_lossy(msg);
+    let fields: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let names: Vec<&str> = fields.keys().copied().collect();
+    let t = fields.get("t").copied().unwrap_or("");
+    let why = match (t, fields.get("info").copied()) {
+        ("", _) => "it has no t= field".to_string(),
+        ("resource", Some("mach_down")) => {
+            "mach_down's report is not needed: heartbeat-rs takes over a dead node's groups \
+             itself and announces what it holds"
+                .to_string()
+        }
+        ("resource", _) => "resource holdings are announced by the daemon itself".to_string(),
+        ("ask_resources", info) => format!(
+            "only hb_standby's form (info=me, rsc_hold=all|local|foreign) is accepted, not \
+             info={} rsc_hold={}",
+            info.unwrap_or(""),
+            fields.get("rsc_hold").copied().unwrap_or("")
+        ),
+        ("hb_takeover", _) => "hb_takeover needs rsc_hold=all|local|foreign|failback".to_string(),
+        ("ip-request" | "ip-request-resp", _) => {
+            "legacy req_resource/ip-request messages are not relayed; heartbeat-rs moves \
+             groups with its own takeover and standby"
+                .to_string()
+        }
+        (other, _) => format!(
+            "heartbeat-rs does not relay messages of type {other} (heartbeat signs and \
+             broadcasts them; see docs/daemon.md)"
+        ),
+    };
+    format!("FIFO message t={t} ({}) not sent: {why}", names.join(","))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,7 +226,13 @@ pub trait Edge {
     /// Starts a script. When it cannot even start, the outcome to feed back.
     fn run(&mut self, job: Job) -> Option<Input>;
     fn announce(&mut self, group: usize);
+    /// Starts fencing `node`. Results that are known at once (no method configured, a
+    /// device that cannot start) come back as `FenceFinished` inputs; the others later,
+    /// from the SIGCHLD / deadline / meatware-FIFO path.
+    fn fence(&mut self, node: NodeName) -> Vec<Input>;
     fn log(&mut self, level: Level, text: &str);
+    /// Every notice, after it was logged: waiting tools and status output read them.
+    fn observe(&mut self, _notice: &Notice) {}
     fn reboot(&mut self);
     /// Called once per `Send` produced by a timer: the keepalive path.
     fn kick_watchdog(&mut self) {}
@@ -210,16 +252,12 @@ pub fn route(action: Action, edge: &mut dyn Edge, feedback: &mut VecDeque<Input>
         Action::Send { medium, bytes } => edge.send(medium, &bytes),
         Action::Ping { host } => edge.ping(&host),
         Action::Run(job) => feedback.extend(edge.run(job)),
-        Action::Fence { node } => {
-            // STONITH plugins are a later issue: report failure, the core retries.
-            edge.log(
-                Level::Error,
-                &format!("STONITH of node {node} requested: STONITH execution is not implemented yet in heartbeat-rs"),
-            );
-            feedback.push_back(Input::FenceFinished { node, ok: false });
-        }
+        Action::Fence { node } => feedback.extend(edge.fence(node)),
         Action::Announce { group } => edge.announce(group),
-        Action::Notice(n) => log_notice(edge, &n),
+        Action::Notice(n) => {
+            log_notice(edge, &n);
+            edge.observe(&n);
+        }
         Action::Reboot => edge.reboot(),
         Action::Exit(_) => return Flow::Exit,
     }
@@ -270,6 +308,49 @@ pub fn pump(
 const SIGNALS: Token = Token(usize::MAX - 1);
 const FIFO: Token = Token(usize::MAX - 2);
 const PING: Token = Token(usize::MAX - 3);
+const API: Token = Token(usize::MAX - 4);
+/// Every pending meatware FIFO (readable = an operator answered).
+const MEAT: Token = Token(usize::MAX - 5);
+/// Control-socket connections: `CONN_BASE + id` (media use their index, far below).
+const CONN_BASE: usize = 1 << 24;
+const CONN_END: usize = usize::MAX - 64;
+
+/// A `hb_takeover --wait` whose peer never starts the standby (down, or ignoring it) is
+/// answered `timed-out` after this long; a `hb_standby --wait` the core never starts
+/// (e.g. while shutting down) likewise.
+const WAIT_START_LIMIT: crate::time::Duration = crate::time::Duration::from_secs(60);
+
+/// A tool waiting for its standby/takeover to end.
+#[derive(Debug)]
+struct Waiter {
+    kind: crate::sys::status::WaitKind,
+    started: bool,
+    /// Until the protocol starts; afterwards the core's own deadlines end it.
+    deadline: Instant,
+}
+
+/// One control-socket connection.
+struct Client {
+    conn: crate::sys::api_socket::ApiConn,
+    wait: Option<Waiter>,
+    /// The answer is queued: close once it is written.
+    answered: bool,
+}
+
+/// What the edge remembers about fencing one node (for status output; the core decides).
+#[derive(Clone, Debug, Default)]
+struct FenceTrack {
+    device: String,
+    attempts: u32,
+    last: Option<crate::api::FenceResult>,
+}
+
+/// Gratuitous ARP repeats of a native IPaddr start, sent on the loop's timer.
+struct ArpRun {
+    sender: crate::sys::arp::ArpSender,
+    announcer: crate::sys::send_arp::Announcer,
+    due: Instant,
+}
 
 /// A running script.
 #[derive(Debug)]
@@ -308,6 +389,20 @@ pub struct Daemon {
     serial_due: BTreeMap<usize, Instant>,
     /// One receive buffer (64 KiB: no datagram is truncated), not one per wake-up.
     rx: Vec<u8>,
+    me: NodeName,
+    fencer: crate::sys::fence::Fencer,
+    fence_track: BTreeMap<NodeName, FenceTrack>,
+    /// The fencer has a pending meatware FIFO to register with the poll.
+    meat_changed: bool,
+    clients: BTreeMap<usize, Client>,
+    next_client: usize,
+    arps: Vec<ArpRun>,
+    /// The last notice explaining a resource movement, and each group's last transition.
+    cause: String,
+    transitions: Vec<Option<crate::api::Transition>>,
+    group_words: Vec<&'static str>,
+    /// A job ran or ended: compare the groups' states after this wake-up.
+    groups_dirty: bool,
 }
 
 impl Edge for Daemon {
@@ -366,6 +461,11 @@ impl Edge for Daemon {
     }
 
     fn run(&mut self, job: Job) -> Option<Input> {
+        self.groups_dirty = true;
+        if let Some(arg) = native_arg(&job) {
+            let arg = arg.to_owned();
+            return Some(self.run_native(&job, &arg));
+        }
         let failed = Some(Input::JobFinished {
             job: job.id,
             ok: false,
@@ -467,6 +567,42 @@ impl Edge for Daemon {
         }
     }
 
+    fn fence(&mut self, node: NodeName) -> Vec<Input> {
+        if !self.fencer.busy(&node) {
+            let device = crate::sys::fence::Method::for_node(&self.cfg, &node)
+                .map_or_else(|| "none".to_string(), |m| m.device_id());
+            let t = self.fence_track.entry(node.clone()).or_default();
+            t.attempts = t.attempts.saturating_add(1);
+            t.device = device;
+        }
+        for (level, text) in self.fencer.fence(self.now, &self.cfg, &node) {
+            self.router.log(level, &text);
+        }
+        self.meat_changed = true;
+        self.poll_fencer()
+    }
+
+    fn observe(&mut self, notice: &Notice) {
+        if let Some(c) = crate::sys::status::transition_cause(notice) {
+            self.cause = c;
+        }
+        for c in self.clients.values_mut() {
+            let Some(w) = c.wait.as_mut() else {
+                continue;
+            };
+            match crate::sys::status::wait_event(w.kind, &self.me, notice) {
+                Some(crate::sys::status::WaitEvent::Started) => w.started = true,
+                Some(crate::sys::status::WaitEvent::Finished(outcome, detail)) => {
+                    c.conn
+                        .queue(&crate::api::Response::Finished { outcome, detail });
+                    c.wait = None;
+                    c.answered = true;
+                }
+                None => {}
+            }
+        }
+    }
+
     fn log(&mut self, level: Level, text: &str) {
         if level == Level::Debug {
             self.router.debug(1, text);
@@ -499,10 +635,238 @@ impl Edge for Daemon {
     }
 }
 
+/// The argument of an `IPaddr`/`IPaddr2` job the daemon performs itself; `None` sends the
+/// job to the script (another script, several arguments, or a form `IpSpec` does not read).
+pub fn native_arg(job: &Job) -> Option<&str> {
+    let arg = job.args.first()?;
+    (crate::sys::native_ip::handles(&job.script, &job.args)
+        && crate::sys::netaddr::IpSpec::parse(arg).is_ok())
+    .then_some(arg.as_str())
+}
+
+/// `INFO: text` / `ERROR: text` (our scripts' ha_log layout) as a level and the text.
+fn script_line(line: &str) -> (Level, &str) {
+    for (prefix, level) in [
+        ("INFO:", Level::Info),
+        ("ERROR:", Level::Error),
+        ("WARN:", Level::Warn),
+        ("WARNING:", Level::Warn),
+    ] {
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return (level, rest.trim_start());
+        }
+    }
+    (Level::Info, line)
+}
+
+/// The ARP repeat knobs of a native IPaddr start: ha.cf `env ARP_REPEAT=N` and
+/// `env ARP_INTERVAL_MS=MS` override the script's defaults (IPaddr 10 × 500 ms, IPaddr2
+/// 5 × 200 ms), each on its own.
+pub fn arp_repeats(script: &str, env: &[(String, String)]) -> (u32, std::time::Duration) {
+    let (mut count, mut interval) = crate::sys::native_ip::arp_defaults(script);
+    for (k, v) in env {
+        match k.as_str() {
+            "ARP_REPEAT" => {
+                if let Ok(n) = v.parse::<u32>() {
+                    count = n;
+                }
+            }
+            "ARP_INTERVAL_MS" => {
+                if let Ok(ms) = v.parse::<u64>() {
+                    interval = std::time::Duration::from_millis(ms);
+                }
+            }
+            _ => {}
+        }
+    }
+    (count, interval)
+}
+
+fn later(now: Instant, d: std::time::Duration) -> Instant {
+    Instant::from_micros(
+        now.as_micros()
+            .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+    )
+}
+
 impl Daemon {
+    /// `IPaddr`/`IPaddr2` in-process (netlink), with heartbeat's log lines; the gratuitous
+    /// ARP repeats go to the loop's timer. The result is known at once.
+    fn run_native(&mut self, job: &Job, arg: &str) -> Input {
+        use crate::sys::script::Op;
+        let op = match job.op {
+            JobOp::Start => Op::Start,
+            JobOp::Stop => Op::Stop,
+            JobOp::Status => Op::Status,
+        };
+        let program = resolve_script(&self.cfg.dir, &job.script)
+            .unwrap_or_else(|| self.cfg.dir.join("resource.d").join(&job.script));
+        if op != Op::Status {
+            self.router.log(
+                Level::Info,
+                &format!("Running {} {arg} {}", program.display(), op.as_str()),
+            );
+        }
+        let arp = arp_repeats(&job.script, &self.cfg.env);
+        let n = crate::sys::native_ip::run(&job.script, arg, op, Some(arp));
+        for line in &n.log {
+            let (level, text) = script_line(line);
+            self.router.log(level, text);
+        }
+        if let Some((iface, announcer)) = n.announce {
+            match crate::sys::arp::ArpSender::open(&iface) {
+                Ok(sender) => {
+                    let mut run = ArpRun {
+                        sender,
+                        announcer,
+                        due: self.now,
+                    };
+                    // The first frame leaves now; the rest on the timer.
+                    if self.fire_arp(&mut run) {
+                        self.arps.push(run);
+                    }
+                }
+                Err(e) => self.router.log(
+                    Level::Error,
+                    &format!("gratuitous ARP for {arg} on {iface}: {e}"),
+                ),
+            }
+        }
+        let ok = n.outcome.ok();
+        if !ok && op != Op::Status {
+            let code = match n.outcome.exit {
+                crate::sys::script::Exit::Code(c) => c,
+                crate::sys::script::Exit::Signal(s) => 128 + s,
+                crate::sys::script::Exit::TimedOut => 1,
+            };
+            self.router.log(
+                Level::Error,
+                &format!("Return code {code} from {}", program.display()),
+            );
+        }
+        Input::JobFinished { job: job.id, ok }
+    }
+
+    /// Sends one due frame; `true` while more remain.
+    fn fire_arp(&mut self, run: &mut ArpRun) -> bool {
+        match run.announcer.fire(&run.sender) {
+            Ok(Some(gap)) => {
+                run.due = later(self.now, gap);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.router.log(
+                    Level::Error,
+                    &format!("gratuitous ARP for {}: {e}", run.announcer.ip),
+                );
+                false
+            }
+        }
+    }
+
+    /// Sends the gratuitous ARP frames that are due.
+    fn fire_arps(&mut self) {
+        let now = self.now;
+        let runs = std::mem::take(&mut self.arps);
+        for mut run in runs {
+            if run.due > now || self.fire_arp(&mut run) {
+                self.arps.push(run);
+            }
+        }
+    }
+
+    /// Collects finished fencing attempts (children, acknowledgements, deadlines) as inputs
+    /// for the core, logging the device's lines (secrets already redacted by the fencer).
+    fn poll_fencer(&mut self) -> Vec<Input> {
+        let mut out = Vec::new();
+        for f in self.fencer.poll(self.now) {
+            for (level, text) in &f.log {
+                self.router.log(*level, text);
+            }
+            let ok = f.outcome.ok();
+            let t = self.fence_track.entry(f.node.clone()).or_default();
+            if ok {
+                t.attempts = 0;
+            }
+            t.last = Some(crate::api::FenceResult {
+                ok,
+                at_unix: clock::wall_secs(),
+            });
+            out.push(Input::FenceFinished { node: f.node, ok });
+        }
+        out
+    }
+
+    /// Fencing as status output shows it: every node fencing was asked for.
+    fn fence_views(&self) -> Vec<crate::api::FenceView> {
+        let pending = self.fencer.pending();
+        self.fence_track
+            .iter()
+            .map(|(node, t)| {
+                let p = pending.iter().find(|p| p.node == *node);
+                crate::api::FenceView {
+                    node: node.to_string(),
+                    device: p.map_or_else(|| t.device.clone(), |p| p.device.clone()),
+                    in_progress: p.is_some(),
+                    needs_operator: p.is_some_and(|p| p.needs_operator),
+                    attempts: t.attempts,
+                    last: t.last.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The earliest time the edge itself must wake: serial pacing, fencing deadlines, ARP
+    /// repeats, waiting tools.
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.serial_due.values().min().copied(),
+            self.fencer.next_deadline(),
+            self.arps.iter().map(|a| a.due).min(),
+            self.clients
+                .values()
+                .filter_map(|c| c.wait.as_ref())
+                .filter(|w| !w.started)
+                .map(|w| w.deadline)
+                .min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Records each group's last transition (time and cause) when its state word changed.
+    fn note_groups(&mut self, st: &crate::cluster::StatusView) {
+        self.groups_dirty = false;
+        let words: Vec<&'static str> = st
+            .groups
+            .iter()
+            .map(crate::sys::status::group_state)
+            .collect();
+        self.transitions.resize(words.len(), None);
+        for (i, w) in words.iter().enumerate() {
+            let changed = match self.group_words.get(i) {
+                Some(old) => old != w,
+                None => *w != "stopped",
+            };
+            if changed {
+                self.transitions[i] = Some(crate::api::Transition {
+                    cause: self.cause.clone(),
+                    at_unix: clock::wall_secs(),
+                });
+            }
+        }
+        self.group_words = words;
+    }
+
     /// Reaps finished scripts and says what they mean.
     fn reap(&mut self) -> Vec<Input> {
+        // Per pid: fence devices are the fencer's children and are reaped by it.
         let done = spawn::reap(self.jobs.keys().copied().collect::<Vec<_>>());
+        if !done.is_empty() {
+            self.groups_dirty = true;
+        }
         let mut out = Vec::new();
         for (pid, exit) in done {
             let Some(r) = self.jobs.remove(&pid) else {
@@ -635,6 +999,8 @@ struct Sources {
     signals: Signals,
     fifo: Option<CommandFifo>,
     stamps: ConfigStamps,
+    api: Option<crate::sys::api_socket::ApiListener>,
+    authkeys: PathBuf,
 }
 
 fn boot_seed(pid: u32, wall: u64) -> u64 {
@@ -824,15 +1190,51 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         wall_secs: wall,
         pid,
     };
-    let stamps = ConfigStamps::capture(&cfg.dir.join("ha.cf"), &cfg.dir.join("authkeys"));
+    let authkeys = opts
+        .authkeys
+        .clone()
+        .unwrap_or_else(|| cfg.dir.join("authkeys"));
+    let stamps = ConfigStamps::capture(&cfg.dir.join("ha.cf"), &authkeys);
     let env = crate::sys::daemon::script_env(&cfg, &me, router.debug_level());
-    let mut cluster = match Cluster::new(ccfg, me, boot, clock.now()) {
+    let mut cluster = match Cluster::new(ccfg, me.clone(), boot, clock.now()) {
         Ok(c) => c,
         Err(e) => fail!(router, StartError::Cluster(e)),
     };
 
+    // The control socket: one that cannot be bound is reported, the daemon runs on (the
+    // tools then fall back to the FIFO).
+    let api = {
+        let (access, unknown) = crate::sys::api_socket::Access::from_apiauth(
+            &cfg.apiauth,
+            crate::sys::api_socket::ANON_CLIENT,
+        );
+        for u in unknown {
+            router.log(Level::Warn, &format!("apiauth anon: unknown {u} ignored"));
+        }
+        let path = paths.api_socket();
+        let bound = crate::sys::api_socket::ApiListener::bind(&path, access).and_then(|mut l| {
+            poll.registry()
+                .register(&mut l, API, Interest::READABLE)
+                .map(|()| l)
+        });
+        match bound {
+            Ok(l) => Some(l),
+            Err(e) => {
+                router.log(
+                    Level::Error,
+                    &format!("cannot open the control socket {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    };
+
     let notifier = crate::sys::notify::Notifier::from_env().and_then(Result::ok);
     let wd_interval = crate::sys::notify::watchdog_interval_from_env();
+    let fencer = crate::sys::fence::Fencer::new(crate::sys::fence::Settings {
+        work_dir: paths.state_dir.clone(),
+        ..crate::sys::fence::Settings::default()
+    });
 
     let mut daemon = Daemon {
         rsctmp: paths.rsctmp(),
@@ -848,12 +1250,25 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         now: clock.now(),
         serial_due: BTreeMap::new(),
         rx: vec![0u8; 65536],
+        me,
+        fencer,
+        fence_track: BTreeMap::new(),
+        meat_changed: false,
+        clients: BTreeMap::new(),
+        next_client: 0,
+        arps: Vec::new(),
+        cause: "start".to_string(),
+        transitions: Vec::new(),
+        group_words: Vec::new(),
+        groups_dirty: true,
     };
     let mut src = Sources {
         poll,
         signals,
         fifo,
         stamps,
+        api,
+        authkeys,
     };
 
     // The actions Cluster::new queued (generation notice, first status).
@@ -866,7 +1281,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
     while flow == Flow::Continue {
         let deadline = [
             cluster.poll_timeout(),
-            daemon.serial_due.values().min().copied(),
+            daemon.next_deadline(),
             next_sd_watchdog,
         ]
         .into_iter()
@@ -881,9 +1296,10 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         let now = clock.now();
         daemon.now = now;
         let mut inputs = Vec::new();
+        let mut ready_clients = Vec::new();
         for ev in events.iter() {
             match ev.token() {
-                SIGNALS => handle_signals(&mut src, &mut daemon, &mut inputs),
+                SIGNALS => handle_signals(&mut src, &mut daemon, &mut cluster, &mut inputs),
                 FIFO => {
                     if let Some(f) = src.fifo.as_mut() {
                         match f.read_messages() {
@@ -891,13 +1307,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
                                 for m in msgs {
                                     match fifo_command(&m) {
                                         Some(c) => inputs.push(Input::Command(c)),
-                                        None => daemon.router.log(
-                                            Level::Warn,
-                                            &format!(
-                                                "FIFO message of type '{}' not handled by heartbeat-rs yet",
-                                                fifo_type(&m)
-                                            ),
-                                        ),
+                                        None => daemon.router.log(Level::Warn, &fifo_ignored(&m)),
                                     }
                                 }
                             }
@@ -906,10 +1316,25 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
                     }
                 }
                 PING => daemon.read_ping(&mut inputs),
+                API => accept_clients(&src, &mut daemon, &mut ready_clients),
+                MEAT => inputs.extend(daemon.poll_fencer()),
+                Token(t) if (CONN_BASE..CONN_END).contains(&t) => ready_clients.push(t - CONN_BASE),
                 Token(i) => daemon.read_medium(i, &src.poll, &mut inputs),
             }
         }
         daemon.flush_serial();
+        daemon.fire_arps();
+        if daemon.fencer.next_deadline().is_some_and(|d| d <= now) {
+            inputs.extend(daemon.poll_fencer());
+        }
+        if !ready_clients.is_empty() {
+            // One snapshot per wake-up serves every client that asked in it.
+            let mut snap = None;
+            for id in ready_clients {
+                serve_client(id, &mut daemon, &cluster, &mut snap, &mut inputs);
+            }
+        }
+        expire_waiters(&mut daemon);
         for input in inputs {
             if pump(&mut cluster, now, Some(input), &mut daemon) == Flow::Exit {
                 flow = Flow::Exit;
@@ -920,6 +1345,25 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         {
             flow = Flow::Exit;
         }
+        if daemon.groups_dirty {
+            daemon.note_groups(&cluster.status());
+        }
+        if std::mem::take(&mut daemon.meat_changed) {
+            register_meat(&src.poll, &mut daemon);
+        }
+        if flow == Flow::Exit {
+            daemon.fencer.cancel_all();
+            for c in daemon.clients.values_mut() {
+                if c.wait.take().is_some() {
+                    c.conn.queue(&crate::api::Response::Finished {
+                        outcome: crate::api::Outcome::Declined,
+                        detail: "heartbeat is shutting down".to_string(),
+                    });
+                    c.answered = true;
+                }
+            }
+        }
+        flush_clients(&src.poll, &mut daemon);
         if let (Some(at), Some(iv), Some(n)) = (next_sd_watchdog, wd_interval, &notifier)
             && at <= now
         {
@@ -938,6 +1382,196 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
     Ok(())
 }
 
+/// Accepts every pending connection and registers it; a connection's first request may
+/// already be there, so each is also served at once.
+fn accept_clients(src: &Sources, daemon: &mut Daemon, ready: &mut Vec<usize>) {
+    let Some(l) = src.api.as_ref() else {
+        return;
+    };
+    loop {
+        match l.accept() {
+            Ok(Some(mut conn)) => {
+                let id = daemon.next_client;
+                daemon.next_client = (id + 1) % (CONN_END - CONN_BASE);
+                let token = Token(CONN_BASE + id);
+                if let Err(e) = src.poll.registry().register(
+                    &mut conn,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    daemon
+                        .router
+                        .log(Level::Error, &format!("control socket: {e}"));
+                    continue;
+                }
+                daemon.clients.insert(
+                    id,
+                    Client {
+                        conn,
+                        wait: None,
+                        answered: false,
+                    },
+                );
+                ready.push(id);
+            }
+            Ok(None) => return,
+            Err(e) => {
+                daemon
+                    .router
+                    .log(Level::Error, &format!("control socket: accept: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+/// The snapshot the tools see: the core's status plus the edge's facts.
+fn snapshot(cluster: &Cluster, daemon: &Daemon) -> crate::api::Snapshot {
+    crate::sys::status::snapshot(
+        &cluster.status(),
+        &daemon.cfg,
+        crate::sys::status::EdgeFacts {
+            taken_unix: clock::wall_secs(),
+            peer_holds: cluster.peer_holds(),
+            transitions: daemon.transitions.clone(),
+            fencing: daemon.fence_views(),
+        },
+    )
+}
+
+/// Reads a client's request and answers it (queries from the snapshot) or hands it to the
+/// core (standby/takeover), remembering a waiting tool.
+fn serve_client(
+    id: usize,
+    daemon: &mut Daemon,
+    cluster: &Cluster,
+    snap: &mut Option<crate::api::Snapshot>,
+    inputs: &mut Vec<Input>,
+) {
+    use crate::api::{ErrorKind, Request, Response};
+    use crate::sys::api_socket::ConnEvent;
+    let now = daemon.now;
+    let Some(c) = daemon.clients.get_mut(&id) else {
+        return;
+    };
+    if c.answered || c.wait.is_some() {
+        return; // writable, or the peer closing while it waits: flush_clients handles it
+    }
+    let err = |kind: ErrorKind, detail: String| Response::Error { kind, detail };
+    let resp = match c.conn.read_request() {
+        Ok(ConnEvent::Pending) => return,
+        Ok(ConnEvent::Closed) | Err(_) => {
+            c.answered = true;
+            return;
+        }
+        Ok(ConnEvent::Refused) => err(ErrorKind::Refused, "apiauth".to_string()),
+        Ok(ConnEvent::Bad(e)) => err(ErrorKind::BadRequest, e.to_string()),
+        Ok(ConnEvent::Request(req)) => match req {
+            Request::Standby { hold, wait } | Request::Takeover { hold, wait } => {
+                let standby = matches!(req, Request::Standby { .. });
+                let command = if standby {
+                    let set = match hold {
+                        crate::api::Hold::All => Hold::ALL,
+                        crate::api::Hold::Local => Hold::LOCAL,
+                        // hb_standby sends failback as foreign (§8.4).
+                        crate::api::Hold::Foreign | crate::api::Hold::Failback => Hold::FOREIGN,
+                    };
+                    Command::Standby(set)
+                } else {
+                    Command::Takeover(hold.as_str().to_string())
+                };
+                inputs.push(Input::Command(command));
+                if wait {
+                    c.wait = Some(Waiter {
+                        kind: if standby {
+                            crate::sys::status::WaitKind::Standby
+                        } else {
+                            crate::sys::status::WaitKind::Takeover
+                        },
+                        started: false,
+                        deadline: now + WAIT_START_LIMIT,
+                    });
+                    return;
+                }
+                Response::Accepted
+            }
+            query => {
+                let s = snap.get_or_insert_with(|| snapshot(cluster, daemon));
+                let resp = crate::api::answer(s, &query);
+                match daemon.clients.get_mut(&id) {
+                    Some(c) => {
+                        c.conn.queue(&resp);
+                        c.answered = true;
+                    }
+                    None => return,
+                }
+                return;
+            }
+        },
+    };
+    c.conn.queue(&resp);
+    c.answered = true;
+}
+
+/// Waiting tools whose request never started get `timed-out`.
+fn expire_waiters(daemon: &mut Daemon) {
+    let now = daemon.now;
+    for c in daemon.clients.values_mut() {
+        if let Some(w) = &c.wait
+            && !w.started
+            && w.deadline <= now
+        {
+            let detail = match w.kind {
+                crate::sys::status::WaitKind::Standby => "heartbeat did not start the standby",
+                crate::sys::status::WaitKind::Takeover => {
+                    "the other node did not start a standby (is it up?)"
+                }
+            };
+            c.conn.queue(&crate::api::Response::Finished {
+                outcome: crate::api::Outcome::TimedOut,
+                detail: detail.to_string(),
+            });
+            c.wait = None;
+            c.answered = true;
+        }
+    }
+}
+
+/// Writes queued answers; a connection whose answer is out (or that failed) is closed.
+fn flush_clients(poll: &Poll, daemon: &mut Daemon) {
+    let done: Vec<usize> = daemon
+        .clients
+        .iter_mut()
+        .filter(|(_, c)| c.answered)
+        .filter_map(|(id, c)| match c.conn.flush() {
+            Ok(false) => None,
+            Ok(true) | Err(_) => Some(*id),
+        })
+        .collect();
+    for id in done {
+        if let Some(mut c) = daemon.clients.remove(&id) {
+            let _ = poll.registry().deregister(&mut c.conn);
+        }
+    }
+}
+
+/// Registers the fencer's pending meatware FIFOs (an fd still registered answers EEXIST;
+/// a closed one left the epoll set by itself).
+fn register_meat(poll: &Poll, daemon: &mut Daemon) {
+    for fd in daemon.fencer.meat_fds() {
+        match poll
+            .registry()
+            .register(&mut mio::unix::SourceFd(&fd), MEAT, Interest::READABLE)
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => daemon
+                .router
+                .log(Level::Error, &format!("meatware FIFO: {e}")),
+        }
+    }
+}
+
 /// Drains what the core queued outside a `handle` (at creation).
 fn drain(cluster: &mut Cluster, edge: &mut dyn Edge) -> Flow {
     let mut feedback = VecDeque::new();
@@ -950,7 +1584,42 @@ fn drain(cluster: &mut Cluster, edge: &mut dyn Edge) -> Flow {
     flow
 }
 
-fn handle_signals(src: &mut Sources, daemon: &mut Daemon, inputs: &mut Vec<Input>) {
+/// SIGHUP found a changed `authkeys`: re-read it (with the start's checks); on success the
+/// core signs and verifies with the new keys at once, else the old keys stay.
+fn reload_authkeys(src: &Sources, daemon: &mut Daemon, cluster: &mut Cluster) {
+    match crate::config::load::read_authkeys(&src.authkeys) {
+        Ok(keys) => {
+            cluster.set_auth(keys.clone());
+            daemon.cfg.auth = keys;
+            daemon.router.log(
+                Level::Info,
+                &format!(
+                    "heartbeat-rs: re-read {}: new keys in use for sending and verifying",
+                    src.authkeys.display()
+                ),
+            );
+        }
+        Err(e) => {
+            for d in e.errors() {
+                daemon.router.log(Level::Error, &d.to_string());
+            }
+            daemon.router.log(
+                Level::Error,
+                &format!(
+                    "heartbeat-rs: {} not re-read; the previous keys stay in use",
+                    src.authkeys.display()
+                ),
+            );
+        }
+    }
+}
+
+fn handle_signals(
+    src: &mut Sources,
+    daemon: &mut Daemon,
+    cluster: &mut Cluster,
+    inputs: &mut Vec<Input>,
+) {
     let sigs = match src.signals.read() {
         Ok(s) => s,
         Err(e) => {
@@ -963,21 +1632,28 @@ fn handle_signals(src: &mut Sources, daemon: &mut Daemon, inputs: &mut Vec<Input
             Sig::Term => inputs.push(Input::Command(Command::Shutdown)),
             Sig::Hup => match src.stamps.check() {
                 Change::Unchanged => daemon.router.log(Level::Info, "Configuration unchanged."),
-                Change::AuthKeys => daemon.router.log(
-                    Level::Warn,
-                    "authkeys changed: heartbeat-rs cannot swap keys in a running core yet; restart to use the new keys",
-                ),
-                Change::HaCf => daemon.router.log(
-                    Level::Warn,
-                    "ha.cf changed: heartbeat-rs does not restart in place yet; restart to apply it",
-                ),
+                Change::AuthKeys => reload_authkeys(src, daemon, cluster),
+                Change::HaCf => {
+                    // heartbeat re-execs itself keeping its resources (quick restart); we
+                    // apply the keys (the part peers notice at once) and ask for a restart
+                    // for the rest.
+                    reload_authkeys(src, daemon, cluster);
+                    daemon.router.log(
+                        Level::Warn,
+                        "heartbeat-rs: ha.cf changed: its other settings take effect at the next \
+                         start (heartbeat-rs has no in-place restart); restart heartbeat to apply them",
+                    );
+                }
             },
             Sig::Usr1 | Sig::Usr2 => {
                 daemon
                     .router
                     .change_debug_level(Stamp::now_local(), sig == Sig::Usr1);
             }
-            Sig::Chld => inputs.extend(daemon.reap()),
+            Sig::Chld => {
+                inputs.extend(daemon.reap());
+                inputs.extend(daemon.poll_fencer());
+            }
             Sig::Alrm => daemon.router.log(
                 Level::Error,
                 &format!("Unexpected alarm in process {}", std::process::id()),
@@ -1024,6 +1700,10 @@ mod tests {
         logs: Vec<(Level, String)>,
         reboots: usize,
         kicks: usize,
+        fenced: Vec<NodeName>,
+        /// What a fence request answers at once (`None`: later).
+        fence_answer: Option<bool>,
+        observed: usize,
     }
 
     impl Edge for Fake {
@@ -1042,8 +1722,18 @@ mod tests {
         fn announce(&mut self, group: usize) {
             self.announced.push(group);
         }
+        fn fence(&mut self, node: NodeName) -> Vec<Input> {
+            self.fenced.push(node.clone());
+            self.fence_answer
+                .map(|ok| Input::FenceFinished { node, ok })
+                .into_iter()
+                .collect()
+        }
         fn log(&mut self, level: Level, text: &str) {
             self.logs.push((level, text.to_owned()));
+        }
+        fn observe(&mut self, _notice: &Notice) {
+            self.observed += 1;
         }
         fn reboot(&mut self) {
             self.reboots += 1;
@@ -1097,18 +1787,73 @@ mod tests {
     }
 
     #[test]
-    fn fencing_is_reported_as_failed_so_the_core_retries() {
+    fn fencing_goes_to_the_edge_and_an_immediate_answer_is_fed_back() {
+        let node = NodeName::new("node2");
+        for answer in [None, Some(false), Some(true)] {
+            let mut f = Fake {
+                fence_answer: answer,
+                ..Fake::default()
+            };
+            let mut fb = VecDeque::new();
+            let _ = route(Action::Fence { node: node.clone() }, &mut f, &mut fb);
+            assert_eq!(f.fenced.as_slice(), std::slice::from_ref(&node));
+            assert_eq!(
+                fb.pop_front(),
+                answer.map(|ok| Input::FenceFinished {
+                    node: node.clone(),
+                    ok
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn notices_are_logged_then_observed() {
         let mut f = Fake::default();
         let mut fb = VecDeque::new();
-        let node = NodeName::new("node2");
-        let _ = route(Action::Fence { node: node.clone() }, &mut f, &mut fb);
-        assert_eq!(
-            fb.pop_front(),
-            Some(Input::FenceFinished { node, ok: false })
-        );
+        let _ = route(Action::Notice(Notice::CommUp), &mut f, &mut fb);
         assert_eq!(f.logs.len(), 1);
-        assert_eq!(f.logs[0].0, Level::Error);
-        assert!(f.logs[0].1.contains("node2"), "{}", f.logs[0].1);
+        assert_eq!(f.observed, 1);
+    }
+
+    #[test]
+    fn native_ip_jobs_and_their_arp_knobs() {
+        let mut j = job(JobOp::Start);
+        j.args = vec!["192.0.2.7/24/eth0".into()];
+        assert_eq!(native_arg(&j), Some("192.0.2.7/24/eth0"));
+        j.script = "IPaddr2".into();
+        assert_eq!(native_arg(&j), Some("192.0.2.7/24/eth0"));
+        j.args = vec!["not-an-address".into()];
+        assert_eq!(
+            native_arg(&j),
+            None,
+            "the script handles what we cannot read"
+        );
+        j.args = vec!["192.0.2.7".into(), "extra".into()];
+        assert_eq!(native_arg(&j), None);
+        j.script = "Filesystem".into();
+        j.args = vec!["192.0.2.7".into()];
+        assert_eq!(native_arg(&j), None);
+        let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert_eq!(
+            arp_repeats("IPaddr", &[]),
+            (10, std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            arp_repeats("IPaddr2", &env("ARP_REPEAT", "3")),
+            (3, std::time::Duration::from_millis(200))
+        );
+        assert_eq!(
+            arp_repeats("IPaddr", &env("ARP_INTERVAL_MS", "50")),
+            (10, std::time::Duration::from_millis(50))
+        );
+        assert_eq!(
+            arp_repeats("IPaddr", &env("ARP_REPEAT", "x")).0,
+            10,
+            "an unreadable knob keeps the default"
+        );
+        assert_eq!(script_line("INFO:  Success"), (Level::Info, "Success"));
+        assert_eq!(script_line("ERROR: boom"), (Level::Error, "boom"));
     }
 
     #[test]
@@ -1186,9 +1931,29 @@ mod tests {
             fifo_command(b">>>\nt=ask_resources\nrsc_hold=bogus\ninfo=me\n<<<\n"),
             None
         );
+        assert_eq!(
+            fifo_command(b">>>\nt=ask_resources\ninfo=me\n<<<\n"),
+            Some(Command::Standby(Hold::ALL)),
+            "a missing rsc_hold means all"
+        );
         assert_eq!(fifo_command(b">>>\nt=resource\nrsc_hold=all\n<<<\n"), None);
         assert_eq!(fifo_command(b"\xff\xfe"), None);
-        assert_eq!(fifo_type(b">>>\nt=resource\n<<<\n"), "resource");
+    }
+
+    #[test]
+    fn other_fifo_messages_are_logged_with_the_reason() {
+        let m = fifo_ignored(b">>>\nt=resource\nrsc_hold=foreign\ninfo=mach_down\n<<<\n");
+        assert!(
+            m.starts_with("FIFO message t=resource (info,rsc_hold,t) not sent: mach_down"),
+            "{m}"
+        );
+        let m = fifo_ignored(b">>>\nt=ask_resources\nrsc_hold=all\ninfo=other\n<<<\n");
+        assert!(m.contains("not info=other rsc_hold=all"), "{m}");
+        let m = fifo_ignored(b">>>\nt=ip-request\nipaddr=10.0.0.1\n<<<\n");
+        assert!(m.contains("legacy req_resource"), "{m}");
+        let m = fifo_ignored(b">>>\nt=setweight\nweight=5\n<<<\n");
+        assert!(m.contains("type setweight"), "{m}");
+        assert!(fifo_ignored(b">>>\nx=1\n<<<\n").contains("no t= field"));
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub mod signals;
 pub mod spawn;
 /// `/var/lib/heartbeat`: `hb_generation`, `hb_uuid`.
 pub mod state;
+/// The control socket's snapshot and `--wait` outcomes, from the core's status and notices.
+pub mod status;
 /// UDP media: bcast, ucast, mcast.
 pub mod udp;
 /// The kernel watchdog device.

@@ -1,0 +1,305 @@
+//! What the control socket shows and how a `--wait` request learns its outcome.
+//!
+//! Pure translations, no decision: the core's [`StatusView`] plus the edge's own facts
+//! (configuration, wall clock, transition times, fencing attempts) become an
+//! [`api::Snapshot`]; the core's notices become the outcome of a waiting `hb_standby --wait`
+//! / `hb_takeover --wait` (the core already decided; this only reads what it said).
+
+use crate::api::{
+    self, ClientStatus, FenceView, GroupView, LinkStatus, LinkView, NodeType, Outcome, RscHold,
+    Snapshot, Transition,
+};
+use crate::cluster::{GroupState, Hold, LinkState, NodeStatus, Notice, StatusView};
+use crate::config::{Config, NodeName};
+
+/// `cl_status rscstatus`: the core's `None` means "in transition".
+pub fn rsc_hold(h: Option<Hold>) -> RscHold {
+    match h {
+        None => RscHold::Transition,
+        Some(h) if h == Hold::ALL => RscHold::All,
+        Some(h) if h == Hold::LOCAL => RscHold::Local,
+        Some(h) if h == Hold::FOREIGN => RscHold::Foreign,
+        Some(_) => RscHold::None,
+    }
+}
+
+/// The word of a group's local state in status output.
+pub fn group_state(g: &GroupState) -> &'static str {
+    match g {
+        GroupState::Stopped => "stopped",
+        GroupState::Starting { .. } => "starting",
+        GroupState::Running => "running",
+        GroupState::Stopping { .. } => "stopping",
+        GroupState::Failed => "failed",
+    }
+}
+
+fn node_status(s: NodeStatus) -> api::NodeStatus {
+    match s {
+        NodeStatus::Init => api::NodeStatus::Init,
+        NodeStatus::Up => api::NodeStatus::Up,
+        NodeStatus::Active => api::NodeStatus::Active,
+        NodeStatus::Dead => api::NodeStatus::Dead,
+        NodeStatus::Ping => api::NodeStatus::Ping,
+    }
+}
+
+/// What the edge adds to the core's view.
+#[derive(Clone, Debug, Default)]
+pub struct EdgeFacts {
+    pub taken_unix: u64,
+    /// What the peer reports holding, in its own terms (`Cluster::peer_holds`).
+    pub peer_holds: Hold,
+    /// Per haresources group (same index): its last transition as the edge saw it.
+    pub transitions: Vec<Option<Transition>>,
+    /// Fencing requests (see [`crate::sys::event_loop`]'s tracking of `Action::Fence`).
+    pub fencing: Vec<FenceView>,
+}
+
+/// The snapshot the tools see. `hbversion` reads heartbeat's full version string, as the
+/// fixtures show (`3.0.6 (node: …)`), whatever the configuration layer recorded.
+pub fn snapshot(st: &StatusView, cfg: &Config, facts: EdgeFacts) -> Snapshot {
+    let me = st.me.as_str();
+    let nodes = st
+        .nodes
+        .iter()
+        .map(|n| api::NodeView {
+            name: n.name.to_string(),
+            kind: if n.is_ping {
+                NodeType::Ping
+            } else {
+                NodeType::Normal
+            },
+            status: node_status(n.status),
+            weight: 100,
+            site: String::new(),
+            links: n
+                .links
+                .iter()
+                .map(|(name, state)| LinkView {
+                    name: name.clone(),
+                    status: match state {
+                        LinkState::Up => LinkStatus::Up,
+                        // A link never heard is dead to API clients.
+                        LinkState::Init | LinkState::Dead => LinkStatus::Dead,
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    // The peer of a two-node v1 cluster; with more normal nodes the holder of a group that
+    // is not ours is not known.
+    let peers: Vec<&NodeName> = cfg.nodes.iter().filter(|n| n.as_str() != me).collect();
+    let peer = match peers.as_slice() {
+        [p] => Some(*p),
+        _ => None,
+    };
+    let groups = cfg
+        .groups
+        .iter()
+        .zip(&st.groups)
+        .enumerate()
+        .map(|(i, (g, state))| {
+            let peer_has = peer.is_some_and(|p| {
+                let theirs = if g.node == *p {
+                    Hold::LOCAL
+                } else {
+                    Hold::FOREIGN
+                };
+                facts.peer_holds.contains(theirs)
+            });
+            let holder = if state.is_active() {
+                Some(me.to_string())
+            } else if peer_has {
+                peer.map(|p| p.to_string())
+            } else {
+                None
+            };
+            GroupView {
+                owner: g.node.to_string(),
+                resources: g
+                    .resources
+                    .iter()
+                    .map(|r| r.token.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                holder,
+                state: group_state(state).to_string(),
+                last: facts.transitions.get(i).cloned().flatten(),
+            }
+        })
+        .collect();
+    let parameters = cfg
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "hbversion" { api::HBVERSION } else { v };
+            (k.clone(), v.to_string())
+        })
+        .collect();
+    Snapshot {
+        version: api::HBVERSION.to_string(),
+        local_node: me.to_string(),
+        managed_by: "haresources".to_string(),
+        rsc: rsc_hold(st.rsc),
+        nodes,
+        parameters,
+        // heartbeat answers `offline` for the asking cl_status itself (fixture
+        // node1-active: `clientstatus node1 cl_status` → offline); no other API clients.
+        clients: vec![("cl_status".to_string(), ClientStatus::Offline)],
+        groups,
+        fencing: facts.fencing,
+        taken_unix: facts.taken_unix,
+    }
+}
+
+/// Why a group changed, for `last_transition.cause`: the most recent notice that explains
+/// resource movement.
+pub fn transition_cause(n: &Notice) -> Option<String> {
+    Some(match n {
+        Notice::NodeDead(p) => format!("{p} dead"),
+        Notice::WantsStandby(p, s) => format!("{p} standby [{s}]"),
+        Notice::ShutdownInProgress(_) => "shutdown".to_string(),
+        Notice::ReceivedShutdownNotice(p) => format!("{p} shut down"),
+        Notice::CommUp => "start".to_string(),
+        Notice::GivingUpDueToFailure(r) => format!("{r} failed"),
+        Notice::SplitBrainKeep(..) => "split brain healed".to_string(),
+        Notice::NodeReset(p) => format!("{p} fenced"),
+        _ => return None,
+    })
+}
+
+/// Which administrative request a tool waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitKind {
+    /// `hb_standby --wait`: we are the requester (R, §4.9).
+    Standby,
+    /// `hb_takeover --wait`: the peer becomes the requester, we acquire (§4.10).
+    Takeover,
+}
+
+/// What a notice means for a waiting request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitEvent {
+    /// The standby protocol started (the core accepted the request).
+    Started,
+    Finished(Outcome, String),
+}
+
+/// Reads the core's standby notices (§4.9 / §4.10) for a waiting tool. `me` is the local
+/// node: R for a standby, A for a takeover.
+pub fn wait_event(kind: WaitKind, me: &NodeName, n: &Notice) -> Option<WaitEvent> {
+    let declined = |why: String| Some(WaitEvent::Finished(Outcome::Declined, why));
+    // For a standby the requester is us; for a takeover it is the peer.
+    let ours = |r: &NodeName| (r == me) == (kind == WaitKind::Standby);
+    match n {
+        Notice::StandbyLegacy => {
+            declined("standby works only with nice_failback (auto_failback on or off)".to_string())
+        }
+        Notice::StandbyNoReply => {
+            declined("no reply to the standby request; it was cancelled".to_string())
+        }
+        Notice::StandbyFluxOther(r) if ours(r) => declined(format!("{n}")),
+        Notice::StandbyFluxLocal(r) if ours(r) => declined(format!("{n}")),
+        Notice::StandbyInProgress(r, _) if ours(r) => declined(format!("{n}")),
+        Notice::StandbyIgnored(_, r, _) if ours(r) => declined(format!("{n}")),
+        Notice::WantsStandby(r, _) if ours(r) => Some(WaitEvent::Started),
+        Notice::OtherCompletedStandby(s) if kind == WaitKind::Standby => Some(WaitEvent::Finished(
+            Outcome::Done,
+            format!("the other node took over {s} resources"),
+        )),
+        Notice::StandbyAcquisitionDone(s) if kind == WaitKind::Takeover => Some(
+            WaitEvent::Finished(Outcome::Done, format!("{s} resources acquired")),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nn(s: &str) -> NodeName {
+        NodeName::new(s)
+    }
+
+    #[test]
+    fn rscstatus_words() {
+        assert_eq!(rsc_hold(None), RscHold::Transition);
+        assert_eq!(rsc_hold(Some(Hold::ALL)), RscHold::All);
+        assert_eq!(rsc_hold(Some(Hold::LOCAL)), RscHold::Local);
+        assert_eq!(rsc_hold(Some(Hold::FOREIGN)), RscHold::Foreign);
+        assert_eq!(rsc_hold(Some(Hold::NONE)), RscHold::None);
+    }
+
+    #[test]
+    fn a_standby_completes_when_the_other_node_has_taken_over() {
+        let me = nn("node1");
+        let k = WaitKind::Standby;
+        assert_eq!(
+            wait_event(k, &me, &Notice::WantsStandby(nn("node1"), Hold::ALL)),
+            Some(WaitEvent::Started)
+        );
+        assert_eq!(
+            wait_event(k, &me, &Notice::WantsStandby(nn("node2"), Hold::ALL)),
+            None,
+            "the peer's own standby is not ours"
+        );
+        assert!(matches!(
+            wait_event(k, &me, &Notice::OtherCompletedStandby(Hold::ALL)),
+            Some(WaitEvent::Finished(Outcome::Done, _))
+        ));
+        assert_eq!(
+            wait_event(k, &me, &Notice::StandbyAcquisitionDone(Hold::ALL)),
+            None
+        );
+        assert!(matches!(
+            wait_event(k, &me, &Notice::StandbyNoReply),
+            Some(WaitEvent::Finished(Outcome::Declined, _))
+        ));
+        assert!(matches!(
+            wait_event(k, &me, &Notice::StandbyFluxLocal(nn("node1"))),
+            Some(WaitEvent::Finished(Outcome::Declined, d)) if d.contains("in flux")
+        ));
+        assert!(matches!(
+            wait_event(k, &me, &Notice::StandbyLegacy),
+            Some(WaitEvent::Finished(Outcome::Declined, _))
+        ));
+    }
+
+    #[test]
+    fn a_takeover_completes_when_we_have_acquired() {
+        let me = nn("node1");
+        let k = WaitKind::Takeover;
+        assert_eq!(
+            wait_event(k, &me, &Notice::WantsStandby(nn("node2"), Hold::ALL)),
+            Some(WaitEvent::Started)
+        );
+        assert_eq!(
+            wait_event(k, &me, &Notice::WantsStandby(nn("node1"), Hold::ALL)),
+            None
+        );
+        assert!(matches!(
+            wait_event(k, &me, &Notice::StandbyAcquisitionDone(Hold::FOREIGN)),
+            Some(WaitEvent::Finished(Outcome::Done, d)) if d.contains("foreign")
+        ));
+        assert_eq!(
+            wait_event(k, &me, &Notice::OtherCompletedStandby(Hold::ALL)),
+            None
+        );
+        assert!(matches!(
+            wait_event(k, &me, &Notice::StandbyFluxOther(nn("node2"))),
+            Some(WaitEvent::Finished(Outcome::Declined, _))
+        ));
+    }
+
+    #[test]
+    fn causes_of_transitions() {
+        assert_eq!(
+            transition_cause(&Notice::NodeDead(nn("node2"))).as_deref(),
+            Some("node2 dead")
+        );
+        assert_eq!(transition_cause(&Notice::CommUp).as_deref(), Some("start"));
+        assert_eq!(transition_cause(&Notice::LostALot), None);
+    }
+}
