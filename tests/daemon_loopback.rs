@@ -419,3 +419,85 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
     n2.stop_with_k();
     assert!(!n1.api_socket().exists(), "the socket goes with the daemon");
 }
+
+/// A fence agent that records its stdin, echoes it (so the daemon logs it, redacted), fails
+/// its first attempt and succeeds afterwards.
+fn fake_fence_agent(dir: &Path) -> (PathBuf, PathBuf) {
+    let agent = dir.join("fence_fake");
+    let record = dir.join("fence-record");
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\nin=$(cat)\nprintf '%s\\n--\\n' \"$in\" >> {r}\necho \"agent got: $in\"\n\
+             if [ -e {r}.failed-once ]; then exit 0; fi\ntouch {r}.failed-once\nexit 1\n",
+            r = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (agent, record)
+}
+
+#[test]
+fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
+    let root = tempfile::tempdir().unwrap();
+    let (agent, record) = fake_fence_agent(root.path());
+    let (mut n1, mut n2) = cluster_of_two(
+        root.path(),
+        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        "n1 TestSvc::a\nn2 TestSvc::b\n",
+    );
+    n1.start();
+    n2.start();
+    n2.wait_for("group b on n2", 40, |n| n.dir.join("svc-b").exists());
+    n1.wait_for("group a on n1", 40, Node::holds_service);
+
+    // n2 dies without a word: n1 must fence it before taking b over.
+    if let Some(c) = n2.child.as_mut() {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    n2.child = None;
+    n1.wait_for("b taken over after fencing", 60, |n| {
+        n.dir.join("svc-b").exists()
+    });
+    let log = n1.log();
+    let failed = log
+        .find("STONITH of n2 failed.  Retrying...")
+        .expect("first attempt failed");
+    let reset = log
+        .find("node n2 now reset.")
+        .expect("second attempt succeeded");
+    assert!(failed < reset, "{log}");
+    assert!(
+        log.contains("ERROR: fence_fake failed: exit status 1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("agent got:"),
+        "the agent's output is logged\n{log}"
+    );
+    assert!(
+        !log.contains("s3cret-pw"),
+        "a secret reached the log\n{log}"
+    );
+    let debug = std::fs::read_to_string(n1.dir.join("ha-debug")).unwrap_or_default();
+    assert!(
+        !debug.contains("s3cret-pw"),
+        "a secret reached the debug log"
+    );
+    let rec = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(rec.matches("--\n").count(), 2, "{rec}");
+    assert!(
+        rec.contains("action=reboot\nport=n2\npasswd=s3cret-pw"),
+        "{rec}"
+    );
+
+    let json =
+        String::from_utf8_lossy(&n1.tool("cl_status", &["summary", "--json"]).stdout).into_owned();
+    assert!(
+        json.contains("\"fencing\":[{\"node\":\"n2\",\"device\":\"fence_fake\",\"in_progress\":false,\"needs_operator\":false,\"attempts\":0,\"last_result\":{\"ok\":true,"),
+        "{json}"
+    );
+    n1.stop_with_k();
+}
