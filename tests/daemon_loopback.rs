@@ -501,3 +501,82 @@ fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
     );
     n1.stop_with_k();
 }
+
+impl Node {
+    fn hup(&self) {
+        let pid = self.child.as_ref().expect("started").id();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
+    }
+
+    fn write_authkeys(&self, text: &str, mode: u32) {
+        let keys = self.dir.join("etc/authkeys");
+        std::fs::write(&keys, text).unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+#[test]
+fn sighup_rereads_a_changed_authkeys_for_sending_and_verifying() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, mut n2) = cluster_of_two(root.path(), "", "n1 TestSvc::a\n");
+    n1.start();
+    n2.start();
+    for n in [&n1, &n2] {
+        let peer = if n.name == "n1" { "n2" } else { "n1" };
+        n.wait_for("the peer active", 30, |n| {
+            n.cl_status(&["nodestatus", peer]).1 == "active\n"
+        });
+    }
+    let reread = "new keys in use for sending and verifying";
+
+    // Nothing changed: heartbeat's line.
+    n1.hup();
+    n1.wait_for("Configuration unchanged.", 10, |n| {
+        n.log().contains("info: Configuration unchanged.")
+    });
+
+    // A readable-by-others keyfile is refused; the old keys stay.
+    n1.write_authkeys("auth 2\n2 sha1 next\n", 0o644);
+    n1.hup();
+    n1.wait_for("the refusal", 10, |n| {
+        n.log()
+            .contains("not re-read; the previous keys stay in use")
+    });
+
+    // Roll both nodes to a new key (the old one still accepted), then drop the old one.
+    for n in [&n1, &n2] {
+        n.write_authkeys("auth 2\n1 sha1 loopback-test\n2 sha1 next\n", 0o600);
+        n.hup();
+    }
+    for n in [&n1, &n2] {
+        n.wait_for("the keys re-read", 10, |n| {
+            n.log().matches(reread).count() == 1
+        });
+    }
+    for n in [&n1, &n2] {
+        n.write_authkeys("auth 2\n2 sha1 next\n", 0o600);
+        n.hup();
+    }
+    for n in [&n1, &n2] {
+        n.wait_for("the keys re-read again", 10, |n| {
+            n.log().matches(reread).count() == 2
+        });
+    }
+    // Both sign with key 2 only: the cluster stays whole for more than a dead time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!n1.log().contains("node n2: is dead"), "{}", n1.log());
+    assert_eq!(n1.cl_status(&["nodestatus", "n2"]).1, "active\n");
+
+    // n2 alone moves to a key n1 does not have: n1 can no longer verify n2, which dies.
+    n2.write_authkeys("auth 3\n3 sha1 other\n", 0o600);
+    n2.hup();
+    n1.wait_for("n2 dead for n1", 20, |n| {
+        n.log().contains("node n2: is dead")
+    });
+    n1.stop_with_k();
+    n2.stop_with_k();
+}
