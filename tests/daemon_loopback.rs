@@ -360,6 +360,23 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
     let summary = n1.cl_status(&["summary"]).1;
     assert!(summary.contains("holder: n1\tstate: running"), "{summary}");
 
+    // A script's FIFO message that is not a command is logged with the reason.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(n1.dir.join("state/fifo"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(
+                &mut f,
+                b">>>\nt=resource\nrsc_hold=foreign\ninfo=mach_down\n<<<\n",
+            )
+        })
+        .unwrap();
+    n1.wait_for("the FIFO message logged", 10, |n| {
+        n.log().contains(
+            "WARN: FIFO message t=resource (info,rsc_hold,t) not sent: mach_down's report is not needed",
+        )
+    });
+
     // `heartbeat status --json` is the same snapshot as JSON.
     let out = Command::new(BIN)
         .args(["status", "--json"])
