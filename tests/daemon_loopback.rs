@@ -323,6 +323,9 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
         n.cl_status(&["rscstatus"]).1 != "transition\n"
     });
 
+    // A client that connects and says nothing neither blocks the others nor stays forever.
+    let idle = std::os::unix::net::UnixStream::connect(n1.api_socket()).unwrap();
+    let idle_since = Instant::now();
     assert_eq!(
         n1.cl_status(&["hbstatus"]),
         (0, "Heartbeat is running on this machine.\n".into())
@@ -431,6 +434,13 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
         json.contains("\"last_transition\":{\"cause\":\"n2 standby [all]\""),
         "{json}"
     );
+
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = std::io::Read::read(&mut &idle, &mut buf).unwrap();
+    assert_eq!(n, 0, "the idle connection is closed by the daemon");
+    assert!(idle_since.elapsed() >= Duration::from_secs(9));
 
     n1.stop_with_k();
     n2.stop_with_k();

@@ -335,7 +335,15 @@ struct Client {
     wait: Option<Waiter>,
     /// The answer is queued: close once it is written.
     answered: bool,
+    /// Until the request is complete, then until the answer is out: a client that stalls
+    /// is dropped, so idle connections cannot pile up.
+    deadline: Instant,
 }
+
+/// How long a client may take to send its request, or to read its answer.
+const CLIENT_IO_LIMIT: crate::time::Duration = crate::time::Duration::from_secs(10);
+/// Connections served at once; more are closed at accept (the tools retry or time out).
+const MAX_CLIENTS: usize = 64;
 
 /// What the edge remembers about fencing one node (for status output; the core decides).
 #[derive(Clone, Debug, Default)]
@@ -597,6 +605,7 @@ impl Edge for Daemon {
                         .queue(&crate::api::Response::Finished { outcome, detail });
                     c.wait = None;
                     c.answered = true;
+                    c.deadline = self.now + CLIENT_IO_LIMIT;
                 }
                 None => {}
             }
@@ -826,9 +835,11 @@ impl Daemon {
             self.arps.iter().map(|a| a.due).min(),
             self.clients
                 .values()
-                .filter_map(|c| c.wait.as_ref())
-                .filter(|w| !w.started)
-                .map(|w| w.deadline)
+                .filter_map(|c| match &c.wait {
+                    Some(w) if !w.started => Some(w.deadline),
+                    Some(_) => None,
+                    None => Some(c.deadline),
+                })
                 .min(),
         ]
         .into_iter()
@@ -1360,6 +1371,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
                         detail: "heartbeat is shutting down".to_string(),
                     });
                     c.answered = true;
+                    c.deadline = now + CLIENT_IO_LIMIT;
                 }
             }
         }
@@ -1391,6 +1403,16 @@ fn accept_clients(src: &Sources, daemon: &mut Daemon, ready: &mut Vec<usize>) {
     loop {
         match l.accept() {
             Ok(Some(mut conn)) => {
+                if daemon.clients.len() >= MAX_CLIENTS {
+                    daemon.router.log(
+                        Level::Warn,
+                        &format!(
+                            "control socket: {MAX_CLIENTS} connections open; closing a new one (pid {})",
+                            conn.peer().pid
+                        ),
+                    );
+                    continue;
+                }
                 let id = daemon.next_client;
                 daemon.next_client = (id + 1) % (CONN_END - CONN_BASE);
                 let token = Token(CONN_BASE + id);
@@ -1410,6 +1432,7 @@ fn accept_clients(src: &Sources, daemon: &mut Daemon, ready: &mut Vec<usize>) {
                         conn,
                         wait: None,
                         answered: false,
+                        deadline: daemon.now + CLIENT_IO_LIMIT,
                     },
                 );
                 ready.push(id);
@@ -1462,6 +1485,7 @@ fn serve_client(
         Ok(ConnEvent::Pending) => return,
         Ok(ConnEvent::Closed) | Err(_) => {
             c.answered = true;
+            c.deadline = now + CLIENT_IO_LIMIT;
             return;
         }
         Ok(ConnEvent::Refused) => err(ErrorKind::Refused, "apiauth".to_string()),
@@ -1502,6 +1526,7 @@ fn serve_client(
                     Some(c) => {
                         c.conn.queue(&resp);
                         c.answered = true;
+                        c.deadline = now + CLIENT_IO_LIMIT;
                     }
                     None => return,
                 }
@@ -1511,11 +1536,16 @@ fn serve_client(
     };
     c.conn.queue(&resp);
     c.answered = true;
+    c.deadline = now + CLIENT_IO_LIMIT;
 }
 
-/// Waiting tools whose request never started get `timed-out`.
+/// Waiting tools whose request never started get `timed-out`; a client that neither
+/// completed its request nor read its answer in time is dropped.
 fn expire_waiters(daemon: &mut Daemon) {
     let now = daemon.now;
+    daemon
+        .clients
+        .retain(|_, c| c.wait.is_some() || c.deadline > now);
     for c in daemon.clients.values_mut() {
         if let Some(w) = &c.wait
             && !w.started
@@ -1533,6 +1563,7 @@ fn expire_waiters(daemon: &mut Daemon) {
             });
             c.wait = None;
             c.answered = true;
+            c.deadline = now + CLIENT_IO_LIMIT;
         }
     }
 }
