@@ -110,7 +110,10 @@ fn bcast_reaches_the_peer_and_loops_back() {
     let lab = Lab::up();
     let mut a = lab.within(0, || UdpLink::bcast("veth-a", 694).expect("bcast a"));
     let mut b = lab.within(1, || UdpLink::bcast("veth-b", 694).expect("bcast b"));
-    assert_eq!(a.destination().ip(), &Ipv4Addr::new(10, 199, 0, 255));
+    assert_eq!(
+        a.destination().ip(),
+        std::net::IpAddr::V4(Ipv4Addr::new(10, 199, 0, 255))
+    );
     assert_eq!(
         a.started_messages(),
         ["glib: UDP Broadcast heartbeat started on port 694 (694) interface veth-a"]

@@ -20,12 +20,7 @@ pub enum Link {
 #[derive(Debug)]
 pub enum MediaError {
     Udp(UdpError),
-    Serial {
-        device: String,
-        err: io::Error,
-    },
-    /// `ucast6` / `mcast6`: accepted by the parser, not implemented by heartbeat-rs yet.
-    Unsupported(&'static str),
+    Serial { device: String, err: io::Error },
 }
 
 impl fmt::Display for MediaError {
@@ -33,7 +28,6 @@ impl fmt::Display for MediaError {
         match self {
             MediaError::Udp(e) => e.fmt(f),
             MediaError::Serial { device, err } => write!(f, "{device}: {err}"),
-            MediaError::Unsupported(kind) => write!(f, "medium {kind} is not supported"),
         }
     }
 }
@@ -65,8 +59,18 @@ impl Link {
                     device: device.display().to_string(),
                     err,
                 }),
-            Medium::Ucast6 { .. } => Err(MediaError::Unsupported("ucast6")),
-            Medium::Mcast6 { .. } => Err(MediaError::Unsupported("mcast6")),
+            Medium::Ucast6 { iface, peer, port } => UdpLink::ucast6(iface, peer, *port)
+                .map(Link::Udp)
+                .map_err(MediaError::Udp),
+            Medium::Mcast6 {
+                iface,
+                group,
+                port,
+                hops,
+                loop_back,
+            } => UdpLink::mcast6(iface, group, *port, *hops, *loop_back)
+                .map(Link::Udp)
+                .map_err(MediaError::Udp),
         }
     }
 
@@ -153,9 +157,23 @@ mod tests {
             peer: "::1".into(),
             port,
         };
+        let link = Link::open(&v6, None).expect("ucast6 on lo");
         assert_eq!(
-            Link::open(&v6, None).unwrap_err().to_string(),
-            "medium ucast6 is not supported"
+            link.started_messages(),
+            [format!(
+                "heartbeat-rs: ucast6: started on port {port} interface lo to ::1"
+            )]
+        );
+        let bad = Medium::Mcast6 {
+            iface: "lo".into(),
+            group: "2001:db8::1".into(),
+            port,
+            hops: 1,
+            loop_back: false,
+        };
+        assert_eq!(
+            Link::open(&bad, None).unwrap_err().to_string(),
+            "mcast6 group 2001:db8::1 is not an IPv6 multicast address"
         );
         let bad = Medium::Bcast {
             iface: "no-such-if0".into(),
