@@ -604,6 +604,23 @@ fn sighup_rereads_a_changed_authkeys_for_sending_and_verifying() {
     n1.wait_for("n2 dead for n1", 20, |n| {
         n.log().contains("node n2: is dead")
     });
+
+    // A changed ha.cf is checked and what a restart would change is named.
+    let ha_cf = n1.dir.join("etc/ha.cf");
+    let text = std::fs::read_to_string(&ha_cf).unwrap();
+    std::fs::write(&ha_cf, format!("{text}keepalive 300ms\n")).unwrap();
+    n1.hup();
+    n1.wait_for("the ha.cf changes named", 10, |n| {
+        n.log().contains(
+            "ha.cf changed (keepalive 200ms -> 300ms); heartbeat-rs has no in-place restart",
+        )
+    });
+    std::fs::write(&ha_cf, format!("{text}bogus_directive 1\n")).unwrap();
+    n1.hup();
+    n1.wait_for("the errors reported", 10, |n| {
+        n.log()
+            .contains("the changed configuration has errors; the running one stays")
+    });
     n1.stop_with_k();
     n2.stop_with_k();
 }

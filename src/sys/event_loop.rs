@@ -1645,6 +1645,79 @@ fn reload_authkeys(src: &Sources, daemon: &mut Daemon, cluster: &mut Cluster) {
     }
 }
 
+/// What differs between the running configuration and a re-read one, in words
+/// (`keepalive 200ms -> 1`, `media`, ...); empty when nothing does.
+pub fn config_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: std::collections::BTreeSet<&String> =
+        old.parameters.keys().chain(new.parameters.keys()).collect();
+    for k in keys {
+        let (a, b) = (old.parameters.get(k), new.parameters.get(k));
+        if a != b {
+            let show = |v: Option<&String>| v.map_or("(unset)".to_string(), Clone::clone);
+            out.push(format!("{k} {} -> {}", show(a), show(b)));
+        }
+    }
+    let mut differs = |what: &str, same: bool| {
+        if !same {
+            out.push(what.to_string());
+        }
+    };
+    differs("node", old.nodes == new.nodes);
+    differs("ping nodes", old.ping_nodes == new.ping_nodes);
+    differs("media", old.media == new.media);
+    differs("haresources", old.groups == new.groups);
+    differs(
+        "fencing",
+        old.stonith == new.stonith && old.fence_agents == new.fence_agents,
+    );
+    differs("apiauth", old.apiauth == new.apiauth);
+    differs("respawn/failfast", old.clients == new.clients);
+    differs("env", old.env == new.env);
+    differs("watchdog", old.watchdog == new.watchdog);
+    out
+}
+
+/// SIGHUP found a changed `ha.cf`: check the files as a start would (without host checks,
+/// which may wait on DNS) and log what a restart would change, or why it would fail.
+fn check_changed_config(src: &Sources, daemon: &mut Daemon) {
+    let check = crate::config::resolve::CheckOptions {
+        node: Some(daemon.me.to_string()),
+        skip_host_checks: true,
+    };
+    let host = crate::config::load::SystemHost {
+        dir: &daemon.cfg.dir,
+    };
+    let dir = daemon.cfg.dir.clone();
+    match crate::config::load::load_with(&dir, Some(&src.authkeys), &check, &host) {
+        Ok(loaded) => {
+            let changes = config_changes(&daemon.cfg, &loaded.config);
+            let what = if changes.is_empty() {
+                "no setting differs".to_string()
+            } else {
+                changes.join(", ")
+            };
+            daemon.router.log(
+                Level::Warn,
+                &format!(
+                    "heartbeat-rs: ha.cf changed ({what}); heartbeat-rs has no in-place \
+                     restart: restart heartbeat to apply it"
+                ),
+            );
+        }
+        Err(e) => {
+            for d in e.errors() {
+                daemon.router.log(Level::Error, &d.to_string());
+            }
+            daemon.router.log(
+                Level::Error,
+                "heartbeat-rs: the changed configuration has errors; the running one stays \
+                 (a restart would fail)",
+            );
+        }
+    }
+}
+
 fn handle_signals(
     src: &mut Sources,
     daemon: &mut Daemon,
@@ -1666,14 +1739,10 @@ fn handle_signals(
                 Change::AuthKeys => reload_authkeys(src, daemon, cluster),
                 Change::HaCf => {
                     // heartbeat re-execs itself keeping its resources (quick restart); we
-                    // apply the keys (the part peers notice at once) and ask for a restart
-                    // for the rest.
+                    // apply the keys (the part peers notice at once), check the new files
+                    // and say what a restart would change.
                     reload_authkeys(src, daemon, cluster);
-                    daemon.router.log(
-                        Level::Warn,
-                        "heartbeat-rs: ha.cf changed: its other settings take effect at the next \
-                         start (heartbeat-rs has no in-place restart); restart heartbeat to apply them",
-                    );
+                    check_changed_config(src, daemon);
                 }
             },
             Sig::Usr1 | Sig::Usr2 => {
@@ -1845,6 +1914,27 @@ mod tests {
         let _ = route(Action::Notice(Notice::CommUp), &mut f, &mut fb);
         assert_eq!(f.logs.len(), 1);
         assert_eq!(f.observed, 1);
+    }
+
+    #[test]
+    fn config_changes_name_what_differs() {
+        use crate::config::resolve::{CheckOptions, StaticHost, from_texts};
+        let load = |extra: &str| {
+            from_texts(
+                Path::new("/etc/ha.d"),
+                &format!("node node1 node2\nbcast eth0\nkeepalive 1\n{extra}"),
+                "node1 192.0.2.100\n",
+                "auth 1\n1 crc\n",
+                &StaticHost::named("node1"),
+                &CheckOptions::default(),
+            )
+            .expect("valid")
+            .config
+        };
+        let a = load("");
+        assert!(config_changes(&a, &a).is_empty());
+        let b = load("keepalive 2\nbcast eth1\n");
+        assert_eq!(config_changes(&a, &b), ["keepalive 1 -> 2", "media"]);
     }
 
     #[test]
