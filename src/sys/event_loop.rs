@@ -548,29 +548,55 @@ impl Edge for Daemon {
         let Some(g) = self.cfg.groups.get(group) else {
             return;
         };
-        for r in &g.resources {
-            if !r.script.starts_with("IPaddr") {
-                continue;
-            }
-            // IPaddr's argument: ADDR[/BITS[/IFACE[/BCAST]]].
-            let arg = r.args.first().map(String::as_str).unwrap_or("");
-            let mut parts = arg.split('/');
-            let ip = parts.next().and_then(|a| a.parse::<Ipv4Addr>().ok());
-            let iface = parts.nth(1).filter(|i| !i.is_empty());
-            let (Some(ip), Some(iface)) = (ip, iface) else {
+        let ips: Vec<(String, String)> = g
+            .resources
+            .iter()
+            .filter(|r| r.script.starts_with("IPaddr"))
+            .filter_map(|r| Some((r.script.clone(), r.args.first()?.clone())))
+            .collect();
+        for (script, arg) in ips {
+            // The address is announced where it is configured now (IPaddr's argument may
+            // name no interface: findif chose one at start).
+            let Ok(spec) = crate::sys::netaddr::IpSpec::parse(&arg) else {
                 self.router.log(
                     Level::Warn,
-                    &format!("cannot re-announce {arg}: no interface in the resource"),
+                    &format!("cannot re-announce {arg}: not an address heartbeat-rs reads"),
                 );
                 continue;
             };
-            let sent = crate::sys::arp::ArpSender::open(iface)
-                .and_then(|s| s.send(crate::sys::arp::Op::Request, ip));
-            if let Err(e) = sent {
-                self.router.log(
+            let iface = match crate::sys::netaddr::has_ipv4(spec.ip) {
+                Ok(Some((iface, _))) => iface,
+                Ok(None) => {
+                    self.router.log(
+                        Level::Warn,
+                        &format!("cannot re-announce {}: not configured here", spec.ip),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    self.router.log(
+                        Level::Error,
+                        &format!("cannot re-announce {}: {e}", spec.ip),
+                    );
+                    continue;
+                }
+            };
+            let (count, interval) = arp_repeats(&script, &self.cfg.env);
+            match crate::sys::arp::ArpSender::open(&iface) {
+                Ok(sender) => {
+                    let mut run = ArpRun {
+                        sender,
+                        announcer: crate::sys::send_arp::Announcer::new(spec.ip, count, interval),
+                        due: self.now,
+                    };
+                    if self.fire_arp(&mut run) {
+                        self.arps.push(run);
+                    }
+                }
+                Err(e) => self.router.log(
                     Level::Error,
-                    &format!("gratuitous ARP for {ip} on {iface}: {e}"),
-                );
+                    &format!("gratuitous ARP for {} on {iface}: {e}", spec.ip),
+                ),
             }
         }
     }
