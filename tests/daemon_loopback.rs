@@ -624,3 +624,56 @@ fn sighup_rereads_a_changed_authkeys_for_sending_and_verifying() {
     n1.stop_with_k();
     n2.stop_with_k();
 }
+
+#[test]
+fn meatware_waits_for_the_operator_then_the_peer_is_taken_over() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, mut n2) = cluster_of_two(
+        root.path(),
+        "stonith_host * meatware n1 n2\n",
+        "n1 TestSvc::a\nn2 TestSvc::b\n",
+    );
+    n1.start();
+    n2.start();
+    n2.wait_for("group b on n2", 40, |n| n.dir.join("svc-b").exists());
+    n1.wait_for("group a on n1", 40, Node::holds_service);
+    if let Some(c) = n2.child.as_mut() {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    n2.child = None;
+    n1.wait_for("the operator asked", 30, |n| {
+        n.log()
+            .contains("CRIT: OPERATOR INTERVENTION REQUIRED to reset n2.")
+    });
+    let run = n1.dir.join("run");
+    assert!(run.join("meatware.n2").exists(), "the request FIFO");
+    let summary = n1.cl_status(&["summary"]).1;
+    assert!(
+        summary.contains(
+            "n2 with Meatware STONITH device: waiting for the operator: meatclient -c n2"
+        ),
+        "{summary}"
+    );
+    assert!(
+        !n1.dir.join("svc-b").exists(),
+        "no takeover before the fence"
+    );
+
+    // The operator confirms; the daemon reads the FIFO (registered with its poll).
+    let mut mc = Command::new(env!("CARGO_BIN_EXE_meatclient"))
+        .args(["-c", "n2", "-d"])
+        .arg(&run)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(mc.stdin.as_mut().unwrap(), b"y\n").unwrap();
+    assert_eq!(mc.wait().unwrap().code(), Some(0));
+    n1.wait_for("b taken over", 30, |n| n.dir.join("svc-b").exists());
+    let log = n1.log();
+    assert!(log.contains("node Meatware-reset: n2"), "{log}");
+    assert!(log.contains("node n2 now reset."), "{log}");
+    n1.stop_with_k();
+}

@@ -76,6 +76,16 @@ impl Paths {
     pub fn api_socket(&self) -> PathBuf {
         self.run_dir.join("hbrs-api")
     }
+    /// Where meatware requests wait for `meatclient -c NODE`: cluster-glue's `/run` with
+    /// the default run dir (so its meatclient finds them), else the run dir itself (tests,
+    /// labs: `meatclient -d RUN_DIR`).
+    pub fn meatware_dir(&self) -> PathBuf {
+        if self.run_dir == Path::new("/run/heartbeat") {
+            crate::sys::fence::MEATWARE_DIR.into()
+        } else {
+            self.run_dir.clone()
+        }
+    }
 }
 
 /// How the command line wants the daemon run.
@@ -1270,6 +1280,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
     let wd_interval = crate::sys::notify::watchdog_interval_from_env();
     let fencer = crate::sys::fence::Fencer::new(crate::sys::fence::Settings {
         work_dir: paths.state_dir.clone(),
+        meatware_dir: paths.meatware_dir(),
         ..crate::sys::fence::Settings::default()
     });
 
@@ -2113,8 +2124,12 @@ mod tests {
         };
         assert_eq!(p.fifo(), PathBuf::from("/tmp/x/state/fifo"));
         assert_eq!(p.rsctmp(), PathBuf::from("/tmp/x/run/rsctmp"));
+        assert_eq!(p.api_socket(), PathBuf::from("/tmp/x/run/hbrs-api"));
+        assert_eq!(p.meatware_dir(), PathBuf::from("/tmp/x/run"));
         let d = Paths::default();
         assert_eq!(d.fifo(), PathBuf::from("/var/lib/heartbeat/fifo"));
         assert_eq!(d.rsctmp(), PathBuf::from("/run/heartbeat/rsctmp"));
+        assert_eq!(d.api_socket(), PathBuf::from("/run/heartbeat/hbrs-api"));
+        assert_eq!(d.meatware_dir(), PathBuf::from("/run"));
     }
 }
