@@ -12,6 +12,10 @@ use super::{Action, Boot, Cluster, ClusterConfig, NodeView};
 use crate::config::NodeName;
 use crate::time::{Duration, Instant};
 
+/// How many of our latest sent datagrams a received one is compared with before decoding
+/// (a looped-back broadcast arrives right after it was sent).
+const OWN_ECHO_WINDOW: usize = 4;
+
 /// Slots in the send history (`MAXMSGHIST`).
 const HISTORY: usize = 500;
 /// Tracked missing sequence numbers per node, and the gap that resets tracking.
@@ -363,13 +367,15 @@ impl Cluster {
     }
 
     pub(super) fn membership_deadline(&self) -> Option<Instant> {
+        // A running minimum: this runs before every sleep of the event loop.
         let one = Duration::from_micros(1);
-        let mut d = vec![self.mem.next_keepalive];
+        let mut d = self.mem.next_keepalive;
+        let mut at = |t: Instant| d = d.min(t);
         if let Some(t) = self.mem.bump_until {
-            d.push(t);
+            at(t);
         }
         if let Some((_, t)) = self.mem.reqnodes {
-            d.push(t);
+            at(t);
         }
         for (i, n) in self.mem.nodes.iter().enumerate() {
             if i == self.mem.me {
@@ -377,18 +383,18 @@ impl Cluster {
             }
             let th = self.threshold(i);
             if n.status != NodeStatus::Dead {
-                d.push(n.last_status.unwrap_or(self.mem.wait_from) + th + one);
+                at(n.last_status.unwrap_or(self.mem.wait_from) + th + one);
             }
             for l in &n.links {
                 if l.state == LinkState::Up {
-                    d.push(l.last.unwrap_or(self.mem.wait_from) + th + one);
+                    at(l.last.unwrap_or(self.mem.wait_from) + th + one);
                 }
             }
             if matches!(n.status, NodeStatus::Up | NodeStatus::Active) {
-                d.extend(n.missing.values().copied());
+                n.missing.values().copied().for_each(&mut at);
             }
         }
-        d.into_iter().min()
+        Some(d)
     }
 
     fn link_name(&self, node: usize, medium: usize) -> String {
@@ -495,6 +501,11 @@ impl Cluster {
     pub(super) fn on_datagram(&mut self, medium: usize, bytes: &[u8]) {
         if medium >= self.cfg.media.len() {
             return self.drop(DropReason::Malformed);
+        }
+        if self.is_own_recent(bytes) {
+            // Our own broadcast looped back (once per keepalive): these exact bytes would
+            // verify and parse to `src == me`, so skip the digest and the parse.
+            return self.drop(DropReason::FromSelf);
         }
         let p = match codec::decode(bytes, &self.cfg.auth) {
             Ok(p) => p,
@@ -614,6 +625,19 @@ impl Cluster {
         }
         self.dispatch(&p);
         self.check_comm_up();
+    }
+
+    /// True if `bytes` are exactly one of the last few sequenced datagrams we sent (they
+    /// decode, with the keys that signed them, to a packet from us).
+    fn is_own_recent(&self, bytes: &[u8]) -> bool {
+        bytes.len() <= codec::MAX_DATAGRAM
+            && self
+                .mem
+                .history
+                .iter()
+                .rev()
+                .take(OWN_ECHO_WINDOW)
+                .any(|(_, sent)| sent.as_slice() == bytes)
     }
 
     fn peer_restarted(&mut self, i: usize, generation: u64, known: u64) {
