@@ -352,6 +352,14 @@ fn lab_crash_failback_standby_and_takeover_move_the_group() {
     if !wait {
         eprintln!("NOTE: no control socket: cl_status and hb_standby --wait checks skipped");
     }
+    // A stop that ends the background gratuitous ARPs early is no error.
+    for n in ["node1", "node2"] {
+        let log = c.lab.ha_log(n);
+        assert!(
+            !log.contains("Could not send gratuitous arps"),
+            "{n}: {log}"
+        );
+    }
 }
 
 /// auto_failback off: after a crash the group stays with the peer when the node rejoins;
