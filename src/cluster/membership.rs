@@ -605,7 +605,7 @@ impl Cluster {
             if was_dead && self.peer_alive(i) {
                 // Contact with a node we had declared dead: returning after a partition,
                 // restarted while we could not hear it, or never heard before initdead.
-                self.rm_contact_regained(i, new_generation);
+                self.rm_contact_regained(i, new_generation, seq);
             }
         }
         if !for_us {

@@ -80,6 +80,24 @@ pub(super) struct Rm {
     peer_releasing: bool,
     /// Sequence number of the peer's latest `resource` (reset when it restarts).
     peer_resource_seq: u64,
+    /// Sequence number of the peer's latest full `resource` report, and the partial
+    /// (`mach_down`) additions it sent after it: a full report that arrives late (by
+    /// retransmission) still counts unless a newer full one was applied.
+    peer_full_seq: u64,
+    peer_partials: Vec<(u64, Hold)>,
+    /// Sequence number of the peer's latest message that said whether it is stable
+    /// (`resource` with `isstable`, or `starting`): a late report without that flag must
+    /// not hide the flag of an earlier one (seed 13547).
+    peer_stable_seq: u64,
+    /// The peer's messages numbered below this were sent while we counted it dead (before
+    /// the status that brought it back): they belong to episodes both sides have since
+    /// abandoned and are ignored, except `resource` reports (ordered by their own seq).
+    peer_floor: u64,
+    /// A standby episode only accepts the peer's phase messages numbered above this: the
+    /// peer's `me` that opened it, or the peer's highest seq when we opened it. A `done`
+    /// from an earlier episode, retransmitted after a partition, would otherwise make us
+    /// acquire a set the peer never released (seed 11859).
+    standby_floor: u64,
     /// The `isstable` we last told the peer.
     advertised_stable: bool,
     /// The `rsc_hold` we last told the peer.
@@ -117,6 +135,11 @@ impl Rm {
             failback_asked: false,
             peer_releasing: false,
             peer_resource_seq: 0,
+            peer_full_seq: 0,
+            peer_partials: Vec::new(),
+            peer_stable_seq: 0,
+            peer_floor: 0,
+            standby_floor: 0,
             advertised_stable: false,
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
@@ -451,6 +474,11 @@ impl Cluster {
         self.rm.peer_known_empty = false;
         self.rm.peer_releasing = false;
         self.rm.peer_resource_seq = 0;
+        self.rm.peer_full_seq = 0;
+        self.rm.peer_partials.clear();
+        self.rm.peer_stable_seq = 0;
+        self.rm.peer_floor = 0;
+        self.rm.standby_floor = 0;
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
         }
@@ -474,7 +502,10 @@ impl Cluster {
     /// Contact with a node we had declared dead (§4.12). heartbeat gives everything up and
     /// restarts after a partition; we compare holdings and let exactly one node keep each
     /// set (see docs/differences-from-heartbeat.md).
-    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool) {
+    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool, seq: u64) {
+        if !restarted {
+            self.rm.peer_floor = self.rm.peer_floor.max(seq);
+        }
         let name = self.mem.nodes[i].name.clone();
         let was_fencing = self.rm.fencing.in_progress(&name);
         self.rm.fencing.cancel(&name);
@@ -600,15 +631,19 @@ impl Cluster {
             return;
         }
         let from_me = p.src == self.me;
+        let seq = p.seq.unwrap_or(0);
+        if !from_me && seq < self.rm.peer_floor && !matches!(p.msg, Msg::Resource { .. }) {
+            return;
+        }
         match &p.msg {
-            Msg::Starting if !from_me => self.on_starting(p.seq.unwrap_or(0)),
+            Msg::Starting if !from_me => self.on_starting(seq),
             Msg::Resource {
                 hold,
                 full,
                 stable,
                 info,
             } => self.on_resource(p, *hold, *full, *stable, info.as_deref()),
-            Msg::AskResources { set, phase } => self.on_ask(&p.src, *set, *phase),
+            Msg::AskResources { set, phase } => self.on_ask(&p.src, *set, *phase, seq),
             Msg::IpRequest { key } if !from_me && !self.rm.nice => self.on_ip_request(&p.src, key),
             Msg::IpRequestResp { key, weown }
                 if !self.rm.nice && p.dest.as_ref() == Some(&self.me) =>
@@ -647,7 +682,8 @@ impl Cluster {
             _ => {}
         }
         // A `resource` the peer sent after this `starting` may have overtaken it.
-        if seq > self.rm.peer_resource_seq {
+        if seq > self.rm.peer_stable_seq {
+            self.rm.peer_stable_seq = seq;
             self.rm.other_is_stable = false;
         }
         if self.rm.takeover_in_progress {
@@ -682,19 +718,41 @@ impl Cluster {
             self.notice(Notice::ResourceInState0);
             return;
         }
-        if let Some(seq) = p.seq {
-            if seq < self.rm.peer_resource_seq {
-                return; // overtaken by a newer report
-            }
-            self.rm.peer_resource_seq = seq;
+        let full = full || hold.is_none();
+        let seq = p.seq.unwrap_or(0);
+        let newest = seq >= self.rm.peer_resource_seq;
+        // A report overtaken by a newer one still carries what the newer one does not
+        // say: its stability flag, or (if full) the base the newer partial ones add to.
+        let stable = stable.filter(|_| seq >= self.rm.peer_stable_seq);
+        let holds_news = seq >= self.rm.peer_full_seq;
+        if !newest && stable.is_none() && !(full && holds_news) {
+            return; // nothing in it that a newer report did not replace
         }
-        self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
-        self.rm.peer_releasing = info == Some("shutdown");
-        self.rm.other_holds = if full || hold.is_none() {
-            hold
-        } else {
-            self.rm.other_holds.union(hold)
-        };
+        if stable.is_some() {
+            self.rm.peer_stable_seq = seq;
+        }
+        if newest {
+            self.rm.peer_resource_seq = seq;
+            self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+            self.rm.peer_releasing = info == Some("shutdown");
+        }
+        if holds_news {
+            if full {
+                self.rm.peer_full_seq = seq;
+                self.rm.peer_partials.retain(|&(s, _)| s > seq);
+                self.rm.other_holds = self
+                    .rm
+                    .peer_partials
+                    .iter()
+                    .fold(hold, |acc, &(_, h)| acc.union(h));
+            } else {
+                if self.rm.peer_partials.len() >= 8 {
+                    self.rm.peer_partials.remove(0);
+                }
+                self.rm.peer_partials.push((seq, hold));
+                self.rm.other_holds = self.rm.other_holds.union(hold);
+            }
+        }
         if matches!(self.rm.rstate, RState::Starting | RState::BothStarting) {
             self.rm.rstate = RState::RscRcvd;
             self.rm.rscrcvd_at = Some(self.now);
@@ -793,7 +851,7 @@ impl Cluster {
     }
 
     /// The standby protocol, §4.9.
-    fn on_ask(&mut self, src: &NodeName, set: Hold, phase: Phase) {
+    fn on_ask(&mut self, src: &NodeName, set: Hold, phase: Phase, seq: u64) {
         if !self.rm.nice {
             self.notice(Notice::StandbyLegacy);
             return;
@@ -806,6 +864,15 @@ impl Cluster {
         self.rm.peer_known_empty = false;
         let from_me = *src == self.me;
         let now = self.now;
+        if !from_me && phase != Phase::Me && seq <= self.rm.standby_floor {
+            // From an earlier episode (see `standby_floor`).
+            self.notice(Notice::StandbyIgnored(
+                phase.name(),
+                src.clone(),
+                self.rm.standby.code(),
+            ));
+            return;
+        }
         match (phase, self.rm.standby) {
             (Phase::Me, Standby::Not) => {
                 if !self.rm.other_is_stable {
@@ -818,10 +885,12 @@ impl Cluster {
                 }
                 self.notice(Notice::WantsStandby(src.clone(), set));
                 if from_me {
+                    self.rm.standby_floor = self.peer().map_or(0, |i| self.mem.nodes[i].rx_last);
                     self.rm.other_is_stable = false;
                     self.rm.standby = Standby::Me;
                     self.rm.standby_deadline = Some(now + STANDBY_FIRST);
                 } else {
+                    self.rm.standby_floor = seq;
                     self.rm.standby = Standby::Other;
                     self.rm.standby_deadline = Some(now + STANDBY_PHASE);
                     self.send_msg(

@@ -172,6 +172,33 @@ fn sweep() {
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }
 
+/// Seeds that once broke an invariant, each with its root cause. A seed's story depends
+/// on the core's exact behaviour, so each rule also has a unit test in `cluster::tests`.
+const REGRESSIONS: &[(u64, &str)] = &[
+    (
+        11859,
+        "S1: a standby `done` from before a partition, retransmitted after it, was taken \
+         as the answer to the auto-failback standby running at heal time",
+    ),
+    (
+        13547,
+        "L1: a late `resource isstable=1` overtaken by a `mach_down` report was dropped \
+         whole, so the peer counted us in flux forever and refused every hand-over",
+    ),
+];
+
+#[test]
+fn regression_seeds() {
+    for &(seed, cause) in REGRESSIONS {
+        let w = run_seed(seed, false);
+        assert!(
+            w.violations.is_empty(),
+            "seed {seed} ({cause}): {:?}",
+            w.violations
+        );
+    }
+}
+
 #[test]
 fn same_seed_same_trace() {
     for seed in [1u64, 7, 42] {
