@@ -68,7 +68,7 @@ pub(super) struct Rm {
     autofailback_at: Option<Instant>,
     queued_standby: Option<Hold>,
     handover_at: Option<Instant>,
-    fencing: Fencing,
+    pub fencing: Fencing,
     peer_shutdone: bool,
     /// The peer's last word was "I hold nothing" while stable: it needs no fencing.
     /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
@@ -103,6 +103,7 @@ pub(super) struct Rm {
     /// The `rsc_hold` we last told the peer.
     advertised_hold: Hold,
     pending_deaths: Vec<usize>,
+    pub guard: super::guard::Guard,
     local_done: bool,
     foreign_done: bool,
     initial_logged: bool,
@@ -143,6 +144,7 @@ impl Rm {
             advertised_stable: false,
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
+            guard: super::guard::Guard::default(),
             local_done: false,
             foreign_done: false,
             initial_logged: false,
@@ -156,6 +158,25 @@ impl Rm {
 
     pub fn shutting_down(&self) -> bool {
         self.shutdown_started
+    }
+
+    /// What we hold (nice modes).
+    pub fn holds(&self) -> Hold {
+        self.i_hold
+    }
+
+    /// What the peer last said it holds (nice modes), from its point of view.
+    pub fn peer_holds(&self) -> Hold {
+        self.other_holds
+    }
+
+    /// Isolation: we hold nothing and want nothing back automatically.
+    pub fn clear_holdings(&mut self) {
+        self.i_hold = Hold::NONE;
+        self.needs_failback = false;
+        self.autofailback_at = None;
+        self.handover_at = None;
+        self.queued_standby = None;
     }
 }
 
@@ -176,7 +197,7 @@ impl Cluster {
             .collect()
     }
 
-    fn groups_of(&self, set: Hold) -> Vec<usize> {
+    pub(super) fn groups_of(&self, set: Hold) -> Vec<usize> {
         (0..self.cfg.groups.len())
             .filter(|&g| {
                 let local = self.cfg.groups[g].node == self.me;
@@ -203,6 +224,11 @@ impl Cluster {
             && rm.standby_deadline.is_none()
             && rm.groups.idle()
             && matches!(rm.rstate, RState::Stable | RState::Shutdown | RState::Init)
+    }
+
+    /// A standby request (ipfail's give-up) would be accepted locally now.
+    pub(super) fn rm_ready_for_standby(&self) -> bool {
+        self.stable() && self.rm.rstate == RState::Stable && self.rm.standby == Standby::Not
     }
 
     /// What we advertise as `isstable`: our own side is settled. (Not `stable()`, which
@@ -286,6 +312,9 @@ impl Cluster {
         }
         let deaths = std::mem::take(&mut self.rm.pending_deaths);
         if alone && deaths.is_empty() {
+            if self.isolation_holds_takeover() {
+                return;
+            }
             self.req_our(true);
             self.foreign_work_done("req_our_resources");
             return;
@@ -358,9 +387,14 @@ impl Cluster {
         if self.rm.shutdown_started {
             return;
         }
+        let name = self.mem.nodes[i].name.clone();
+        if self.isolation_holds_takeover() {
+            // Decided again when isolation ends (guard::guard_isolation).
+            self.notice(Notice::TakeoverHeldIsolated(name));
+            return;
+        }
         self.rm.needs_failback = true;
         self.rm.peer_releasing = false;
-        let name = self.mem.nodes[i].name.clone();
         let heard = self.mem.nodes[i].generation != 0;
         let clean = if self.rm.nice {
             self.rm.peer_shutdone || self.rm.peer_known_empty
@@ -368,11 +402,21 @@ impl Cluster {
             self.rm.peer_shutdone
         };
         let must_fence = !(heard && clean);
-        match self.rm.fencing.decide(&name, must_fence) {
+        // Fence race (docs/fencing.md §4): the node not favoured waits before shooting.
+        let delay = self.cfg.fence_delay;
+        let at = if delay > Duration::ZERO && !self.fence_favoured() {
+            self.now + delay
+        } else {
+            self.now
+        };
+        match self.rm.fencing.decide_at(&name, must_fence, self.now, at) {
             Decision::FenceNow => {
                 let dev = self.cfg.stonith_device.clone();
                 self.notice(Notice::Resetting(name.clone(), dev));
                 self.actions.push_back(Action::Fence { node: name });
+            }
+            Decision::FenceLater(_) => {
+                self.notice(Notice::FenceDelayed(name, delay.as_millis()));
             }
             Decision::Proceed(auth) => self.authorized_takeover(auth),
         }
@@ -479,6 +523,7 @@ impl Cluster {
         self.rm.peer_stable_seq = 0;
         self.rm.peer_floor = 0;
         self.rm.standby_floor = 0;
+        self.ipfail_reset();
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
         }
@@ -507,6 +552,7 @@ impl Cluster {
             self.rm.peer_floor = self.rm.peer_floor.max(seq);
         }
         let name = self.mem.nodes[i].name.clone();
+        self.ipfail_reset();
         let was_fencing = self.rm.fencing.in_progress(&name);
         self.rm.fencing.cancel(&name);
         if !self.mem.comm_up || self.rm.shutdown_started {
@@ -665,6 +711,9 @@ impl Cluster {
                 self.rm.queued_standby = Some(s);
             }
             Msg::Shutdone => self.on_shutdone(&p.src),
+            Msg::NumPingNodes { count } if !from_me => self.on_num_ping_nodes(*count),
+            Msg::Other { t } if !from_me && t == "you_are_dead" => self.on_you_are_dead(),
+            Msg::Other { t } if !from_me && t == "abort_giveup" => self.on_abort_giveup(),
             _ => {}
         }
     }
@@ -1101,6 +1150,11 @@ impl Cluster {
                 }
                 self.local_work_done("req_our_resources");
             }
+            ActKind::MachDown(n) if self.is_isolated() => {
+                // Isolated meanwhile: its acquisitions were cancelled, nothing was taken.
+                self.rm.takeover_in_progress = false;
+                self.notice(Notice::MachDownNodeComplete(n));
+            }
             ActKind::MachDown(n) => {
                 if self.rm.nice {
                     self.notice(Notice::NiceFailbackForeignAcquired);
@@ -1242,6 +1296,8 @@ impl Cluster {
                     self.rm.groups.states[g] = GroupState::Stopped;
                 }
             }
+        } else if self.is_isolated() {
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
         } else if self.rm.groups.idle() {
             // Nobody else can run it: try again here.
             let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();

@@ -45,6 +45,8 @@ fn cfg() -> ClusterConfig {
         auth: keys(),
         max_rexmit_delay: Duration::from_millis(250),
         hopfudge: 1,
+        fence_delay: Duration::ZERO,
+        ipfail: false,
     }
 }
 
