@@ -29,6 +29,12 @@ pub(super) struct Guard {
     pub sent: Option<(u64, u64)>,
     /// A scheduled ipfail give-up: the set and when.
     pub giveup: Option<(Hold, Instant)>,
+    /// The last comparison found that the peer sees fewer ping nodes: what it hands over
+    /// is failed back (auto_failback on) only once the counts balance.
+    pub peer_fewer: bool,
+    /// Sequence number of the count in `peer_count`: a late (retransmitted) older count
+    /// must not replace a newer one (seed 116).
+    pub peer_count_seq: u64,
 }
 
 /// What status output shows about the guards (`StatusView::guard`).
@@ -193,6 +199,7 @@ impl Cluster {
         let Some(p) = self.ipfail_peer() else {
             self.rm.guard.sent = None;
             self.rm.guard.peer_count = None;
+            self.rm.guard.peer_fewer = false;
             self.ipfail_cancel();
             return;
         };
@@ -212,13 +219,21 @@ impl Cluster {
     pub(super) fn ipfail_reset(&mut self) {
         self.rm.guard.sent = None;
         self.rm.guard.peer_count = None;
+        self.rm.guard.peer_fewer = false;
+        self.rm.guard.peer_count_seq = 0;
         self.ipfail_cancel();
     }
 
-    pub(super) fn on_num_ping_nodes(&mut self, count: u64) {
-        if !self.ipfail_on() {
+    /// Holds back auto-failback towards a peer that sees fewer ping nodes.
+    pub(super) fn ipfail_blocks_failback(&self) -> bool {
+        self.ipfail_on() && self.rm.guard.peer_fewer
+    }
+
+    pub(super) fn on_num_ping_nodes(&mut self, count: u64, seq: u64) {
+        if !self.ipfail_on() || seq < self.rm.guard.peer_count_seq {
             return;
         }
+        self.rm.guard.peer_count_seq = seq;
         self.rm.guard.peer_count = Some(count);
         self.ipfail_compare();
     }
@@ -243,6 +258,7 @@ impl Cluster {
             return;
         };
         let mine = self.ping_visible();
+        self.rm.guard.peer_fewer = mine > theirs;
         if mine > theirs {
             self.notice(Notice::IpfailMore);
             self.ipfail_cancel();
@@ -251,13 +267,16 @@ impl Cluster {
             self.ipfail_schedule(Hold::ALL);
         } else {
             self.notice(Notice::IpfailBalanced);
-            if self.rm.guard.giveup.is_some() {
-                self.ipfail_cancel();
-            } else if self.cfg.auto_failback == AutoFailback::On
+            self.ipfail_cancel();
+            // ipfail gives foreign groups back here; ours does it only for groups that
+            // need a failback (taken over, or handed to us because the peer saw fewer
+            // ping nodes), so an administrator's hb_standby is not undone.
+            if self.cfg.auto_failback == AutoFailback::On
                 && self.rm.holds().contains(Hold::FOREIGN)
+                && self.rm.wants_failback()
             {
                 self.notice(Notice::IpfailFailback);
-                self.ipfail_schedule(Hold::FOREIGN);
+                self.try_auto_failback();
             }
         }
     }

@@ -74,6 +74,9 @@ pub(super) struct Rm {
     /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
     /// but whose report was lost would then run its groups unfenced beside ours.)
     peer_known_empty: bool,
+    /// The peer's latest stability flag was `isstable=1` (its own word: unlike
+    /// `other_is_stable`, never set by a timeout or a takeover).
+    peer_said_stable: bool,
     /// Our pending standby request is an auto-failback (retried if it times out).
     failback_asked: bool,
     /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
@@ -133,6 +136,7 @@ impl Rm {
             fencing: Fencing::new(cfg.stonith),
             peer_shutdone: false,
             peer_known_empty: false,
+            peer_said_stable: false,
             failback_asked: false,
             peer_releasing: false,
             peer_resource_seq: 0,
@@ -168,6 +172,10 @@ impl Rm {
     /// What the peer last said it holds (nice modes), from its point of view.
     pub fn peer_holds(&self) -> Hold {
         self.other_holds
+    }
+
+    pub fn wants_failback(&self) -> bool {
+        self.needs_failback
     }
 
     /// Isolation: we hold nothing and want nothing back automatically.
@@ -387,6 +395,7 @@ impl Cluster {
         if self.rm.shutdown_started {
             return;
         }
+        self.rm.peer_said_stable = false;
         let name = self.mem.nodes[i].name.clone();
         if self.isolation_holds_takeover() {
             // Decided again when isolation ends (guard::guard_isolation).
@@ -523,6 +532,7 @@ impl Cluster {
         self.rm.peer_stable_seq = 0;
         self.rm.peer_floor = 0;
         self.rm.standby_floor = 0;
+        self.rm.peer_said_stable = false;
         self.ipfail_reset();
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
@@ -711,7 +721,7 @@ impl Cluster {
                 self.rm.queued_standby = Some(s);
             }
             Msg::Shutdone => self.on_shutdone(&p.src),
-            Msg::NumPingNodes { count } if !from_me => self.on_num_ping_nodes(*count),
+            Msg::NumPingNodes { count } if !from_me => self.on_num_ping_nodes(*count, seq),
             Msg::Other { t } if !from_me && t == "you_are_dead" => self.on_you_are_dead(),
             Msg::Other { t } if !from_me && t == "abort_giveup" => self.on_abort_giveup(),
             _ => {}
@@ -734,6 +744,7 @@ impl Cluster {
         if seq > self.rm.peer_stable_seq {
             self.rm.peer_stable_seq = seq;
             self.rm.other_is_stable = false;
+            self.rm.peer_said_stable = false;
         }
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
@@ -760,6 +771,9 @@ impl Cluster {
                 self.rm.i_hold = self.rm.i_hold.union(Hold::FOREIGN);
                 self.rm.needs_failback = true;
                 self.foreign_work_done("mach_down");
+                // Seed 6199: the peer restarted (and reported stable) while this takeover
+                // ran; no later report of its would trigger the failback.
+                self.try_auto_failback();
             }
             return;
         }
@@ -777,8 +791,9 @@ impl Cluster {
         if !newest && stable.is_none() && !(full && holds_news) {
             return; // nothing in it that a newer report did not replace
         }
-        if stable.is_some() {
+        if let Some(st) = stable {
             self.rm.peer_stable_seq = seq;
+            self.rm.peer_said_stable = st;
         }
         if newest {
             self.rm.peer_resource_seq = seq;
@@ -868,13 +883,18 @@ impl Cluster {
         }
     }
 
-    fn try_auto_failback(&mut self) {
+    pub(super) fn try_auto_failback(&mut self) {
         self.rm.autofailback_at = None;
         if self.rm.mode != AutoFailback::On
             || self.rm.shutdown_started
             || !self.rm.i_hold.contains(Hold::FOREIGN)
             || !self.rm.needs_failback
             || !self.peer_is_alive()
+            // A peer that shut down is alive only until its dead time runs out.
+            || self.rm.peer_shutdone
+            // Built-in ipfail: not back to a peer that sees fewer ping nodes; the
+            // balanced count calls us again.
+            || self.ipfail_blocks_failback()
         {
             return;
         }
@@ -990,6 +1010,11 @@ impl Cluster {
                     self.local_work_done("auto_failback");
                 }
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
+                if self.ipfail_blocks_failback() && self.rm.mode == AutoFailback::On {
+                    // Handed over because the peer sees fewer ping nodes (ipfail): it
+                    // gets its groups back once the counts balance.
+                    self.rm.needs_failback = true;
+                }
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
                 self.send_resource(self.own_stable(), None);
@@ -1223,6 +1248,12 @@ impl Cluster {
             && self.own_stable()
         {
             self.send_resource(self.own_stable(), None);
+        }
+        // Seed 4734: a standby that timed out after we had released leaves our groups
+        // with nobody; the peer's last stable report came before, so none arrives to make
+        // us claim them. Only the peer's own word counts here, not a standby timeout.
+        if self.rm.peer_said_stable && self.peer_is_alive() {
+            self.claim_orphans();
         }
     }
 

@@ -398,6 +398,9 @@ fn sixteen_nodes_converge_after_partitions_and_crashes() {
         groups_per_node: 0,
         resources_per_group: 1,
         ping: true,
+        two_pings: false,
+        ipfail: false,
+        fence_delay: Duration::ZERO,
     };
     let mut w = World::new(15, shape);
     for n in 0..16 {

@@ -25,6 +25,9 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> World {
             groups_per_node: 0,
             resources_per_group: 1,
             ping: r.range(0, 1) == 1,
+            two_pings: false,
+            ipfail: false,
+            fence_delay: Duration::ZERO,
         }
     } else {
         Shape {
@@ -36,8 +39,26 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> World {
             groups_per_node: r.range(1, 2) as usize,
             resources_per_group: r.range(1, 3) as usize,
             ping: r.range(0, 3) == 0,
+            two_pings: false,
+            ipfail: false,
+            fence_delay: Duration::ZERO,
         }
     };
+    // Issue #8 features come from a second stream, so the original plan of every seed
+    // (shape and faults drawn from `r`) stays what it was.
+    let mut r2 = SplitMix64::new(seed ^ 0x1b1f_a11d_e1a7_0008);
+    let mut shape = shape;
+    // HB_SIM_CLASSIC=1: without them, to replay a seed as the session-1 sweep drew it.
+    let classic = std::env::var("HB_SIM_CLASSIC").is_ok_and(|v| v == "1");
+    if shape.nodes == 2 && !classic {
+        if shape.ping {
+            shape.two_pings = r2.range(0, 1) == 1;
+            shape.ipfail = shape.mode != AutoFailback::Legacy && r2.range(0, 1) == 1;
+        }
+        if shape.stonith {
+            shape.fence_delay = Duration::from_secs([0, 5, 15][r2.range(0, 2) as usize]);
+        }
+    }
     let n = shape.nodes as u64;
     let mut w = World::new(seed, shape);
     w.keep_trace = keep_trace;
@@ -96,6 +117,29 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> World {
                         w.forge_at(tt, a);
                     } else {
                         w.replay_at(tt, a);
+                    }
+                }
+            }
+        }
+    }
+    // Ping node loss per node (ipfail and tie-breaker situations).
+    if w.shape.ping && !classic {
+        let hosts = crate::world::ping_hosts(&w.shape);
+        for _ in 0..r2.range(0, 3) {
+            let t = ms(r2.range(5_000, fault_end));
+            let a = r2.range(0, n - 1) as usize;
+            if r2.range(0, 1) == 0 {
+                let h = &hosts[r2.range(0, hosts.len() as u64 - 1) as usize];
+                w.ping_cut_at(t, a, h);
+            } else {
+                for h in &hosts {
+                    w.ping_cut_at(t, a, h);
+                }
+                // Often together with the cluster links: an isolated node.
+                if r2.range(0, 1) == 0 {
+                    let b = (a + 1) % w.shape.nodes;
+                    for m in 0..w.shape.media {
+                        w.cut_at(t, m, a, b, false);
                     }
                 }
             }
