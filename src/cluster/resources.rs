@@ -20,6 +20,8 @@ const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
+/// Legacy: an unanswered `ip-request` is sent again after this long.
+const IP_REQUEST_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RState {
@@ -92,9 +94,8 @@ pub(super) struct Rm {
     /// (`resource` with `isstable`, or `starting`): a late report without that flag must
     /// not hide the flag of an earlier one (seed 13547).
     peer_stable_seq: u64,
-    /// The peer's messages numbered below this were sent while we counted it dead (before
-    /// the status that brought it back): they belong to episodes both sides have since
-    /// abandoned and are ignored, except `resource` reports (ordered by their own seq).
+    /// The peer's standby requests numbered below this were sent while we counted it dead
+    /// (before the status that brought it back): episodes it has abandoned since.
     peer_floor: u64,
     /// A standby episode only accepts the peer's phase messages numbered above this: the
     /// peer's `me` that opened it, or the peer's highest seq when we opened it. A `done`
@@ -106,11 +107,15 @@ pub(super) struct Rm {
     /// The `rsc_hold` we last told the peer.
     advertised_hold: Hold,
     pending_deaths: Vec<usize>,
+    /// Legacy: our groups asked for with `ip-request` and not answered yet → retry time.
+    ip_pending: std::collections::BTreeMap<usize, Instant>,
     pub guard: super::guard::Guard,
     local_done: bool,
     foreign_done: bool,
     initial_logged: bool,
     announced: bool,
+    /// Addresses were re-announced since contact with the peer was last regained.
+    announced_since_contact: bool,
 }
 
 impl Rm {
@@ -148,11 +153,13 @@ impl Rm {
             advertised_stable: false,
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
+            ip_pending: std::collections::BTreeMap::new(),
             guard: super::guard::Guard::default(),
             local_done: false,
             foreign_done: false,
             initial_logged: false,
             announced: false,
+            announced_since_contact: false,
         }
     }
 
@@ -195,7 +202,7 @@ impl Cluster {
         self.mem.nodes.iter().position(|n| n.kind == Kind::Normal)
     }
 
-    fn peer_is_alive(&self) -> bool {
+    pub(super) fn peer_is_alive(&self) -> bool {
         self.peer().is_some_and(|i| self.peer_alive(i))
     }
 
@@ -343,8 +350,7 @@ impl Cluster {
                 .is_some_and(|i| self.mem.nodes[i].status == NodeStatus::Active);
             if peer_active {
                 for g in self.local_groups() {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 }
                 self.foreign_work_done("status");
             } else {
@@ -580,12 +586,12 @@ impl Cluster {
                 // on_resource takes them if nobody does.
             } else {
                 for g in self.local_groups() {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 }
             }
         }
         self.rm.announced = false;
+        self.rm.announced_since_contact = false;
         if self.rm.nice {
             let st = self.own_stable();
             self.send_resource(st, None);
@@ -608,8 +614,7 @@ impl Cluster {
                 self.enqueue(ActKind::Heal, give);
             }
             for g in self.local_groups() {
-                let key = self.cfg.groups[g].key().to_string();
-                self.send_msg(None, Msg::IpRequest { key });
+                self.ip_request(g);
             }
         }
     }
@@ -669,6 +674,7 @@ impl Cluster {
             }
             if !self.rm.announced {
                 self.rm.announced = true;
+                self.rm.announced_since_contact = true;
                 self.notice(Notice::SplitBrainKeep(keep, peer.clone()));
                 for g in self.groups_of(keep) {
                     if self.rm.groups.states[g] == GroupState::Running {
@@ -688,7 +694,19 @@ impl Cluster {
         }
         let from_me = p.src == self.me;
         let seq = p.seq.unwrap_or(0);
-        if !from_me && seq < self.rm.peer_floor && !matches!(p.msg, Msg::Resource { .. }) {
+        // A standby request sent while we counted the peer dead opened an episode it has
+        // abandoned since. (Only those: other requests, e.g. a legacy `ip-request` sent
+        // just before the status that brings the peer back, still need their answer.)
+        if !from_me
+            && seq < self.rm.peer_floor
+            && matches!(
+                p.msg,
+                Msg::AskResources {
+                    phase: Phase::Me,
+                    ..
+                }
+            )
+        {
             return;
         }
         match &p.msg {
@@ -708,6 +726,7 @@ impl Cluster {
                 if !self.rm.shutdown_started
                     && let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key)
                 {
+                    self.rm.ip_pending.remove(&g);
                     self.enqueue(ActKind::LegacyTake, vec![(g, GroupOp::Take)]);
                 }
             }
@@ -788,6 +807,9 @@ impl Cluster {
         // say: its stability flag, or (if full) the base the newer partial ones add to.
         let stable = stable.filter(|_| seq >= self.rm.peer_stable_seq);
         let holds_news = seq >= self.rm.peer_full_seq;
+        if !newest {
+            self.announce_stale_overlap(hold, &p.src);
+        }
         if !newest && stable.is_none() && !(full && holds_news) {
             return; // nothing in it that a newer report did not replace
         }
@@ -800,6 +822,7 @@ impl Cluster {
             self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
             self.rm.peer_releasing = info == Some("shutdown");
         }
+        let holds_before = self.rm.other_holds;
         if holds_news {
             if full {
                 self.rm.peer_full_seq = seq;
@@ -832,6 +855,16 @@ impl Cluster {
                     self.send_resource(self.own_stable(), None);
                 }
             }
+            // Ours: a settled peer whose holdings changed without a transition we saw
+            // (it released while isolated, or while we could not hear it) gets our
+            // current report, which it may need to claim its orphaned groups (seed 11367).
+            Some(true)
+                if self.rm.other_holds != holds_before
+                    && self.rm.rstate == RState::Stable
+                    && newest =>
+            {
+                self.send_resource(self.own_stable(), None);
+            }
             Some(false) => self.rm.other_is_stable = false,
             _ => {}
         }
@@ -852,6 +885,28 @@ impl Cluster {
             self.claim_orphans();
         }
         self.heal_check(&p.src, true);
+    }
+
+    /// A report overtaken by a newer one may still show that the peer ran groups we run
+    /// (during a partition): its addresses may still be in neighbours' ARP caches, so the
+    /// keeper re-announces them even if the newer report (already released) came first.
+    fn announce_stale_overlap(&mut self, peer_hold: Hold, peer: &NodeName) {
+        let overlap = self.rm.i_hold.intersect(peer_hold.mirror());
+        if overlap.is_none()
+            || self.rm.announced
+            || self.rm.announced_since_contact
+            || self.rm.rstate != RState::Stable
+        {
+            return;
+        }
+        self.rm.announced = true;
+        self.rm.announced_since_contact = true;
+        self.notice(Notice::SplitBrainKeep(overlap, peer.clone()));
+        for g in self.groups_of(overlap) {
+            if self.rm.groups.states[g] == GroupState::Running {
+                self.actions.push_back(Action::Announce { group: g });
+            }
+        }
     }
 
     /// Ours: nobody runs our local groups and both sides are settled: take them
@@ -1038,6 +1093,47 @@ impl Cluster {
             }
             (ph, st) => {
                 self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));
+            }
+        }
+    }
+
+    /// Legacy: ask the peer for our group `g`; asked again every `IP_REQUEST_RETRY` until
+    /// an answer comes (seed 11689: a request sent just before the status that made a
+    /// restarted peer known is dropped by its sequence filter, and nothing else would ever
+    /// start the group).
+    fn ip_request(&mut self, g: usize) {
+        self.rm.ip_pending.insert(g, self.now + IP_REQUEST_RETRY);
+        let key = self.cfg.groups[g].key().to_string();
+        self.send_msg(None, Msg::IpRequest { key });
+    }
+
+    /// Legacy: ask for each of our groups not running here.
+    pub(super) fn legacy_request_local(&mut self) {
+        for g in self.local_groups() {
+            if !self.rm.groups.states[g].is_active() && !self.rm.groups.take_pending(g) {
+                self.ip_request(g);
+            }
+        }
+    }
+
+    fn ip_request_retries(&mut self) {
+        let now = self.now;
+        if self.rm.nice || self.rm.shutdown_started || !self.peer_is_alive() {
+            self.rm.ip_pending.clear();
+            return;
+        }
+        let due: Vec<usize> = self
+            .rm
+            .ip_pending
+            .iter()
+            .filter(|&(_, &t)| t <= now)
+            .map(|(&g, _)| g)
+            .collect();
+        for g in due {
+            if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+                self.rm.ip_pending.remove(&g);
+            } else {
+                self.ip_request(g);
             }
         }
     }
@@ -1321,8 +1417,7 @@ impl Cluster {
             self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             for g in failed {
                 if self.cfg.groups[g].node == self.me {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 } else {
                     self.rm.groups.states[g] = GroupState::Stopped;
                 }
@@ -1343,6 +1438,7 @@ impl Cluster {
     pub(super) fn rm_timers(&mut self) {
         let now = self.now;
         self.stop_retries();
+        self.ip_request_retries();
         if let Some(d) = self.rm.standby_deadline
             && d <= now
         {
@@ -1407,6 +1503,7 @@ impl Cluster {
             rm.handover_at,
             rm.fencing.next_deadline(),
             rm.groups.stop_retry_deadline(),
+            rm.ip_pending.values().min().copied(),
         ]
         .into_iter()
         .flatten()

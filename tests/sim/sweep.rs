@@ -229,6 +229,41 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "L1: a late `resource isstable=1` overtaken by a `mach_down` report was dropped \
          whole, so the peer counted us in flux forever and refused every hand-over",
     ),
+    (
+        4734,
+        "L1: a standby that timed out after the requester had released left its groups \
+         with nobody (no fresh stable report came to trigger the orphan claim)",
+    ),
+    (
+        6199,
+        "L1: the peer restarted while our takeover ran; no later report of its triggered \
+         the auto-failback",
+    ),
+    (
+        116,
+        "L1: a retransmitted older num_ping_nodes replaced a newer count and blocked the \
+         failback for ever",
+    ),
+    (
+        426,
+        "L1: ipfail hand-over finished after the counts balanced; nothing gave the groups \
+         back",
+    ),
+    (
+        11689,
+        "L1 (legacy): an ip-request sent just before the status that made a restarted \
+         peer known was dropped by its sequence filter; never asked again",
+    ),
+    (
+        8800,
+        "L1 (legacy): isolated at start-up, then the peer came back: nothing asked for \
+         our groups",
+    ),
+    (
+        11367,
+        "L1: released while isolated; the peer (stalled, not partitioned) never sent the \
+         fresh stable report our orphan claim waits for",
+    ),
 ];
 
 #[test]
