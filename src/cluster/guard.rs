@@ -13,7 +13,7 @@
 //! * **fence race** — who fences at once and who waits `fence_delay`.
 
 use super::Cluster;
-use super::groups::GroupOp;
+use super::groups::{ActKind, GroupOp};
 use super::membership::Kind;
 use super::msg::{Hold, Msg, NodeStatus, Phase};
 use super::notice::Notice;
@@ -142,10 +142,19 @@ impl Cluster {
         }
     }
 
-    /// Stops every group that may run here and forgets queued acquisitions.
+    /// Stops every group that may run here and forgets queued work. An acquisition
+    /// running now finishes its current group (stopped again right after) but no longer
+    /// counts as a takeover: its completion must not claim the set (seed 13037).
     fn release_everything(&mut self) {
-        for g in 0..self.cfg.groups.len() {
-            self.rm.groups.cancel_takes(g);
+        self.rm.groups.queue.clear();
+        if let Some(a) = self.rm.groups.current.as_mut() {
+            a.ops.retain(|&(_, op)| op == GroupOp::Give);
+            if !matches!(
+                a.kind,
+                ActKind::Heal | ActKind::StandbyGive(_) | ActKind::Shutdown
+            ) {
+                a.kind = ActKind::Retake;
+            }
         }
         self.rm.clear_holdings();
         let give: Vec<(usize, GroupOp)> = (0..self.cfg.groups.len())
@@ -153,7 +162,7 @@ impl Cluster {
             .map(|g| (g, GroupOp::Give))
             .collect();
         if !give.is_empty() {
-            self.enqueue(super::groups::ActKind::Heal, give);
+            self.enqueue(ActKind::Heal, give);
         }
     }
 

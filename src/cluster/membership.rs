@@ -401,11 +401,12 @@ impl Cluster {
     fn node_died(&mut self, i: usize) {
         let name = self.mem.nodes[i].name.clone();
         self.mem.nodes[i].status = NodeStatus::Dead;
-        self.mem.nodes[i].missing.clear();
         self.notice(Notice::NodeDead(name.clone()));
         if self.mem.nodes[i].kind == Kind::Normal {
+            // (The resource manager looks at what is still missing from the node.)
             self.rm_node_dead(i);
         }
+        self.mem.nodes[i].missing.clear();
         if let Some((t, _)) = self.mem.reqnodes
             && t == i
         {

@@ -76,9 +76,9 @@ pub(super) struct Rm {
     /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
     /// but whose report was lost would then run its groups unfenced beside ours.)
     peer_known_empty: bool,
-    /// The peer's latest stability flag was `isstable=1` (its own word: unlike
+    /// The stability flag of the peer's latest report (its own word: unlike
     /// `other_is_stable`, never set by a timeout or a takeover).
-    peer_said_stable: bool,
+    peer_flag: bool,
     /// Our pending standby request is an auto-failback (retried if it times out).
     failback_asked: bool,
     /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
@@ -141,7 +141,7 @@ impl Rm {
             fencing: Fencing::new(cfg.stonith),
             peer_shutdone: false,
             peer_known_empty: false,
-            peer_said_stable: false,
+            peer_flag: false,
             failback_asked: false,
             peer_releasing: false,
             peer_resource_seq: 0,
@@ -188,6 +188,7 @@ impl Rm {
     /// Isolation: we hold nothing and want nothing back automatically.
     pub fn clear_holdings(&mut self) {
         self.i_hold = Hold::NONE;
+        self.takeover_in_progress = false;
         self.needs_failback = false;
         self.autofailback_at = None;
         self.handover_at = None;
@@ -261,16 +262,34 @@ impl Cluster {
         self.stable().then_some(self.rm.i_hold)
     }
 
+    /// What our reports claim: what we hold, plus every set with a group still up (or
+    /// on its way) here. A set being released is dropped from `i_hold` first; claiming
+    /// `none` before its stops finished let a peer that just started acquire it beside
+    /// us (seed 13505: released on isolation, the peer restarted meanwhile).
+    fn advertised(&self) -> Hold {
+        let mut h = self.rm.i_hold;
+        for g in 0..self.cfg.groups.len() {
+            if self.rm.groups.states[g].is_active() {
+                h = h.union(if self.cfg.groups[g].node == self.me {
+                    Hold::LOCAL
+                } else {
+                    Hold::FOREIGN
+                });
+            }
+        }
+        h
+    }
+
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
+        let hold = self.advertised();
         self.rm.advertised_stable = stable;
-        self.rm.advertised_hold = self.rm.i_hold;
+        self.rm.advertised_hold = hold;
         // While shutting down every report says so: `none` then means "releasing".
         let info = if self.rm.shutdown_started && info.is_none() {
             Some("shutdown")
         } else {
             info
         };
-        let hold = self.rm.i_hold;
         self.send_msg(
             None,
             Msg::Resource {
@@ -401,7 +420,6 @@ impl Cluster {
         if self.rm.shutdown_started {
             return;
         }
-        self.rm.peer_said_stable = false;
         let name = self.mem.nodes[i].name.clone();
         if self.isolation_holds_takeover() {
             // Decided again when isolation ends (guard::guard_isolation).
@@ -411,8 +429,12 @@ impl Cluster {
         self.rm.needs_failback = true;
         self.rm.peer_releasing = false;
         let heard = self.mem.nodes[i].generation != 0;
+        // "Held nothing" is only as good as the last report: with packets of the node
+        // still missing, a later report (it started acquiring) may be among them (seed
+        // 16235), so it is fenced.
+        let complete = self.mem.nodes[i].missing.is_empty();
         let clean = if self.rm.nice {
-            self.rm.peer_shutdone || self.rm.peer_known_empty
+            self.rm.peer_shutdone || (self.rm.peer_known_empty && complete)
         } else {
             self.rm.peer_shutdone
         };
@@ -538,7 +560,6 @@ impl Cluster {
         self.rm.peer_stable_seq = 0;
         self.rm.peer_floor = 0;
         self.rm.standby_floor = 0;
-        self.rm.peer_said_stable = false;
         self.ipfail_reset();
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
@@ -763,7 +784,7 @@ impl Cluster {
         if seq > self.rm.peer_stable_seq {
             self.rm.peer_stable_seq = seq;
             self.rm.other_is_stable = false;
-            self.rm.peer_said_stable = false;
+            self.rm.peer_flag = false;
         }
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
@@ -813,9 +834,10 @@ impl Cluster {
         if !newest && stable.is_none() && !(full && holds_news) {
             return; // nothing in it that a newer report did not replace
         }
+        let flag_before = self.rm.peer_flag;
         if let Some(st) = stable {
             self.rm.peer_stable_seq = seq;
-            self.rm.peer_said_stable = st;
+            self.rm.peer_flag = st;
         }
         if newest {
             self.rm.peer_resource_seq = seq;
@@ -858,8 +880,11 @@ impl Cluster {
             // Ours: a settled peer whose holdings changed without a transition we saw
             // (it released while isolated, or while we could not hear it) gets our
             // current report, which it may need to claim its orphaned groups (seed 11367).
+            // Likewise when it settles again after saying it was in flux, even if a
+            // timeout already made us count it stable (seed 4734: its standby timed out
+            // after it had released; our report lets it claim its orphaned groups).
             Some(true)
-                if self.rm.other_holds != holds_before
+                if (self.rm.other_holds != holds_before || !flag_before)
                     && self.rm.rstate == RState::Stable
                     && newest =>
             {
@@ -924,6 +949,11 @@ impl Cluster {
             && self.rm.groups.idle()
         {
             self.req_our(false);
+            // Say so before any script runs: the peer, which may have just been told
+            // "none, stable", must not take our groups over unfenced if we die now.
+            if self.rm.i_hold.contains(Hold::LOCAL) {
+                self.send_resource(false, None);
+            }
         }
     }
 
@@ -1085,6 +1115,9 @@ impl Cluster {
                 self.rm.standby = Standby::Done;
             }
             (Phase::Done, Standby::Done) => {
+                // The acceptor holds the set now, whether or not its report (sent after
+                // this `done`) has arrived yet (seed 2252).
+                self.rm.other_holds = self.rm.other_holds.union(set.mirror());
                 self.rm.failback_asked = false;
                 self.notice(Notice::OtherCompletedStandby(set));
                 self.rm.standby = Standby::Not;
@@ -1337,19 +1370,13 @@ impl Cluster {
     pub(super) fn rm_settle(&mut self) {
         if self.rm.nice
             && self.mem.comm_up
-            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.rm.i_hold)
+            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.advertised())
             && !self.rm.shutdown_started
             && self.rm.rstate == RState::Stable
             && self.peer_is_alive()
             && self.own_stable()
         {
             self.send_resource(self.own_stable(), None);
-        }
-        // Seed 4734: a standby that timed out after we had released leaves our groups
-        // with nobody; the peer's last stable report came before, so none arrives to make
-        // us claim them. Only the peer's own word counts here, not a standby timeout.
-        if self.rm.peer_said_stable && self.peer_is_alive() {
-            self.claim_orphans();
         }
     }
 

@@ -264,6 +264,26 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "L1: released while isolated; the peer (stalled, not partitioned) never sent the \
          fresh stable report our orphan claim waits for",
     ),
+    (
+        13505,
+        "S1 (STONITH): a node releasing its groups (isolated) advertised `none` before the \
+         stops finished; a peer that had just restarted started its own beside them",
+    ),
+    (
+        16235,
+        "S1 (STONITH): a node reported `none, stable` and began claiming its orphans in \
+         the same step; its peer then skipped fencing it as `held nothing`",
+    ),
+    (
+        13037,
+        "L1: a takeover running when isolation began completed afterwards and claimed the \
+         set its groups had been released from",
+    ),
+    (
+        2252,
+        "S1 (STONITH): after a standby `done` from the acceptor, its holdings report still \
+         in flight, the requester claimed the groups the acceptor had just taken",
+    ),
 ];
 
 #[test]
