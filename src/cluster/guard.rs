@@ -232,12 +232,16 @@ impl Cluster {
         self.ipfail_compare();
     }
 
-    /// Contact with the peer was lost or regained: tell it our count again.
-    pub(super) fn ipfail_reset(&mut self) {
+    /// Contact with the peer was regained: tell it our count again. `restarted`: its
+    /// sequence numbers start again, so does the order of its counts (else a count
+    /// retransmitted late would still be ordered against the newer one: seed 3923).
+    pub(super) fn ipfail_reset(&mut self, restarted: bool) {
         self.rm.guard.sent = None;
         self.rm.guard.peer_count = None;
         self.rm.guard.peer_fewer = false;
-        self.rm.guard.peer_count_seq = 0;
+        if restarted {
+            self.rm.guard.peer_count_seq = 0;
+        }
         self.ipfail_cancel();
     }
 
@@ -251,6 +255,11 @@ impl Cluster {
             return;
         }
         self.rm.guard.peer_count_seq = seq;
+        if self.rm.guard.peer_count.is_none() {
+            // Its first count since contact: ours may have reached it before it could
+            // take it (before its comm-up), so it gets ours again (seed 4082).
+            self.rm.guard.sent = None;
+        }
         self.rm.guard.peer_count = Some(count);
         self.ipfail_compare();
     }

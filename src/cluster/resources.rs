@@ -560,7 +560,7 @@ impl Cluster {
         self.rm.peer_stable_seq = 0;
         self.rm.peer_floor = 0;
         self.rm.standby_floor = 0;
-        self.ipfail_reset();
+        self.ipfail_reset(true);
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
         }
@@ -589,7 +589,7 @@ impl Cluster {
             self.rm.peer_floor = self.rm.peer_floor.max(seq);
         }
         let name = self.mem.nodes[i].name.clone();
-        self.ipfail_reset();
+        self.ipfail_reset(restarted);
         let was_fencing = self.rm.fencing.in_progress(&name);
         self.rm.fencing.cancel(&name);
         if !self.mem.comm_up || self.rm.shutdown_started {
