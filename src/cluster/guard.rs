@@ -18,7 +18,7 @@ use super::membership::Kind;
 use super::msg::{Hold, Msg, NodeStatus, Phase};
 use super::notice::Notice;
 use crate::config::AutoFailback;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub(super) struct Guard {
@@ -67,6 +67,44 @@ impl Cluster {
             .count() as u64
     }
 
+    /// Ping nodes that answered within half the ping dead time. A link that fails takes
+    /// the peer's heartbeats and the ping replies with it, but which of the two is
+    /// declared dead first is chance: judged by status alone, the peer's death could come
+    /// first and start a takeover the isolation undoes a moment later.
+    fn ping_fresh(&self) -> u64 {
+        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        self.mem
+            .nodes
+            .iter()
+            .filter(|n| {
+                matches!(n.kind, Kind::Ping { .. })
+                    && n.status == NodeStatus::Ping
+                    && n.last_status
+                        .is_some_and(|t| self.now.saturating_since(t) <= window)
+            })
+            .count() as u64
+    }
+
+    /// When the freshest ping reply goes stale, if that would isolate us (peer dead).
+    pub(super) fn isolation_deadline(&self) -> Option<Instant> {
+        if self.rm.guard.isolated
+            || !self.mem.comm_up
+            || self.cfg.nodes.len() != 2
+            || self.cfg.ping_nodes.is_empty()
+            || self.peer_is_alive()
+        {
+            return None;
+        }
+        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        self.mem
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.kind, Kind::Ping { .. }) && n.status == NodeStatus::Ping)
+            .filter_map(|n| n.last_status)
+            .max()
+            .map(|t| t + window + Duration::from_micros(1))
+    }
+
     /// Why this node is isolated right now, if it is.
     fn isolation_reason(&self) -> Option<&'static str> {
         if !self.mem.comm_up || self.rm.shutting_down() {
@@ -82,7 +120,7 @@ impl Cluster {
             return (visible * 2 <= n).then_some("at most half of the nodes visible");
         }
         let pings = self.cfg.ping_nodes.len();
-        if n == 2 && pings > 0 && self.ping_visible() == 0 {
+        if n == 2 && pings > 0 && self.ping_fresh() == 0 {
             let peer_seen = normal
                 .iter()
                 .any(|&i| i != self.mem.me && self.peer_alive(i));

@@ -203,12 +203,21 @@ impl Cluster {
 
     pub fn handle(&mut self, now: Instant, input: Input) {
         self.enter(now);
+        let drops = self.mem.drops;
+        let datagram = matches!(input, Input::Datagram { .. });
         match input {
             Input::Datagram { medium, bytes } => self.on_datagram(medium, &bytes),
             Input::PingReply { host } => self.on_ping_reply(&host),
             Input::JobFinished { job, ok } => self.on_job_finished(job, ok),
             Input::FenceFinished { node, ok } => self.on_fence_finished(&node, ok),
             Input::Command(c) => self.on_command(c),
+        }
+        // A dropped datagram (forged, replayed, not for us) changes nothing, not even
+        // what time alone would change (that is the timers' business).
+        let not_for_us = DropReason::NotForUs.index();
+        let rejected = (0..drops.len()).any(|i| i != not_for_us && self.mem.drops[i] != drops[i]);
+        if datagram && rejected {
+            return;
         }
         self.after();
     }
@@ -230,6 +239,7 @@ impl Cluster {
             self.membership_deadline(),
             self.rm_deadline(),
             self.ipfail_deadline(),
+            self.isolation_deadline(),
         ]
         .into_iter()
         .flatten()
