@@ -317,6 +317,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "/etc/ha.d/ha.cf:6:19: error: expected a fence agent (an absolute path or fence_NAME), found `virsh`",
     ),
     (
+        "fence_delay",
+        "fence_delay 15",
+        "fence_delay soon",
+        "found `soon`",
+    ),
+    (
         "respawn",
         "respawn hacluster /usr/lib/heartbeat/ipfail",
         "respawn hacluster ipfail",

@@ -151,6 +151,10 @@ fn our_additions_are_marked_as_ours() {
         Notice::SplitBrainKeep(Hold::LOCAL, n("node2")),
         Notice::SplitBrainRelease(Hold::FOREIGN, n("node2")),
         Notice::HandOverAfterFailure(Hold::LOCAL),
+        Notice::Isolated("no peer and no ping node"),
+        Notice::NoLongerIsolated,
+        Notice::TakeoverHeldIsolated(n("node2")),
+        Notice::FenceDelayed(n("node2"), 15000),
     ] {
         assert!(n.is_ours());
         assert!(n.to_string().starts_with("heartbeat-rs: "), "{n}");

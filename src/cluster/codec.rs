@@ -114,6 +114,7 @@ fn fields(p: &Packet) -> Vec<(&'static str, String)> {
             f.push(("firstseq", format!("{seq:x}")));
             f.push(("info", info.clone()));
         }
+        Msg::NumPingNodes { count } => f.push(("num_ping", count.to_string())),
         Msg::Starting | Msg::ReqNodes | Msg::Other { .. } => {}
     }
     f.push(("src", p.src.to_string()));
@@ -240,6 +241,9 @@ fn from_message(m: &Message) -> Result<Packet, DropReason> {
         "NS_nak_rexmit" => Msg::NakRexmit {
             seq: hexnum(req("firstseq")?)?,
             info: get("info").unwrap_or("").to_string(),
+        },
+        "num_ping_nodes" => Msg::NumPingNodes {
+            count: decnum(req("num_ping")?)?,
         },
         other => Msg::Other {
             t: other.to_string(),

@@ -21,6 +21,12 @@ pub struct ClusterConfig {
     pub auth: AuthKeys,
     pub max_rexmit_delay: Duration,
     pub hopfudge: u8,
+    /// Fence race delay (`fence_delay`): the node not favoured waits this long before its
+    /// first attempt to fence a peer (docs/fencing.md §4). Zero: no delay.
+    pub fence_delay: Duration,
+    /// Built-in ipfail (behaviour spec §5.2): a node seeing fewer ping nodes than its peer
+    /// hands its groups over. On when ha.cf respawns an `ipfail` client.
+    pub ipfail: bool,
 }
 
 impl ClusterConfig {
@@ -60,6 +66,8 @@ impl From<&Config> for ClusterConfig {
             auth: c.auth.clone(),
             max_rexmit_delay: c.max_rexmit_delay,
             hopfudge: c.hopfudge,
+            fence_delay: c.fence_delay,
+            ipfail: c.ipfail(),
         }
     }
 }
@@ -96,6 +104,27 @@ mod tests {
             "a fence_agent-only cluster must fence before takeover"
         );
         assert_eq!(c.stonith_device, "fence_virsh");
+    }
+
+    #[test]
+    fn respawning_ipfail_turns_the_built_in_ipfail_on() {
+        assert!(!cluster_config("").ipfail);
+        assert!(cluster_config("respawn hacluster /usr/lib/heartbeat/ipfail\n").ipfail);
+        assert!(cluster_config("respawn hacluster /usr/libexec/heartbeat/ipfail\n").ipfail);
+        assert!(!cluster_config("respawn hacluster /usr/lib/heartbeat/ipfail2\n").ipfail);
+    }
+
+    #[test]
+    fn fence_delay_is_read_and_defaults_to_none() {
+        assert_eq!(cluster_config("").fence_delay, Duration::ZERO);
+        assert_eq!(
+            cluster_config("fence_delay 15\n").fence_delay,
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            cluster_config("fence_delay 1500ms\n").fence_delay,
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]

@@ -407,11 +407,12 @@ impl Cluster {
     fn node_died(&mut self, i: usize) {
         let name = self.mem.nodes[i].name.clone();
         self.mem.nodes[i].status = NodeStatus::Dead;
-        self.mem.nodes[i].missing.clear();
         self.notice(Notice::NodeDead(name.clone()));
         if self.mem.nodes[i].kind == Kind::Normal {
+            // (The resource manager looks at what is still missing from the node.)
             self.rm_node_dead(i);
         }
+        self.mem.nodes[i].missing.clear();
         if let Some((t, _)) = self.mem.reqnodes
             && t == i
         {
@@ -616,7 +617,7 @@ impl Cluster {
             if was_dead && self.peer_alive(i) {
                 // Contact with a node we had declared dead: returning after a partition,
                 // restarted while we could not hear it, or never heard before initdead.
-                self.rm_contact_regained(i, new_generation);
+                self.rm_contact_regained(i, new_generation, seq);
             }
         }
         if !for_us {

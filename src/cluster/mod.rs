@@ -14,6 +14,7 @@ pub mod codec;
 pub mod config;
 pub mod fencing;
 mod groups;
+mod guard;
 mod membership;
 pub mod msg;
 pub mod notice;
@@ -26,7 +27,9 @@ use std::collections::VecDeque;
 
 pub use codec::DropReason;
 pub use config::ClusterConfig;
+pub use fencing::FenceView;
 pub use groups::{GroupState, Job, JobId, JobOp};
+pub use guard::GuardView;
 pub use msg::{Hold, NodeStatus};
 pub use notice::{Notice, Priority};
 
@@ -126,6 +129,10 @@ pub struct StatusView {
     pub groups: Vec<GroupState>,
     pub drops: [u64; 9],
     pub shutting_down: bool,
+    /// Per node fenced or being fenced since start: in progress, attempts, last result.
+    pub fencing: Vec<FenceView>,
+    /// Isolation (tie-breaker / majority) and built-in ipfail.
+    pub guard: GuardView,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,12 +203,21 @@ impl Cluster {
 
     pub fn handle(&mut self, now: Instant, input: Input) {
         self.enter(now);
+        let drops = self.mem.drops;
+        let datagram = matches!(input, Input::Datagram { .. });
         match input {
             Input::Datagram { medium, bytes } => self.on_datagram(medium, &bytes),
             Input::PingReply { host } => self.on_ping_reply(&host),
             Input::JobFinished { job, ok } => self.on_job_finished(job, ok),
             Input::FenceFinished { node, ok } => self.on_fence_finished(&node, ok),
             Input::Command(c) => self.on_command(c),
+        }
+        // A dropped datagram (forged, replayed, not for us) changes nothing, not even
+        // what time alone would change (that is the timers' business).
+        let not_for_us = DropReason::NotForUs.index();
+        let rejected = (0..drops.len()).any(|i| i != not_for_us && self.mem.drops[i] != drops[i]);
+        if datagram && rejected {
+            return;
         }
         self.after();
     }
@@ -210,6 +226,7 @@ impl Cluster {
         self.enter(now);
         self.membership_timers();
         self.rm_timers();
+        self.ipfail_timer();
         self.after();
     }
 
@@ -218,10 +235,15 @@ impl Cluster {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.membership_deadline(), self.rm_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.membership_deadline(),
+            self.rm_deadline(),
+            self.ipfail_deadline(),
+            self.isolation_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn status(&self) -> StatusView {
@@ -233,6 +255,8 @@ impl Cluster {
             groups: self.rm.group_states(),
             drops: self.mem.drops,
             shutting_down: self.rm.shutting_down(),
+            fencing: self.rm.fencing.views(),
+            guard: self.guard_view(),
         }
     }
 
@@ -259,6 +283,9 @@ impl Cluster {
     }
 
     fn after(&mut self) {
+        self.drain_loopback();
+        self.guard_isolation();
+        self.ipfail_tell();
         self.drain_loopback();
         self.pump();
         self.drain_loopback();

@@ -190,6 +190,11 @@ pub enum Msg {
         seq: u64,
         info: String,
     },
+    /// ipfail's `num_ping_nodes` (behaviour spec §5.2): how many ping nodes the sender
+    /// sees.
+    NumPingNodes {
+        count: u64,
+    },
     /// A type without a built-in handler (passed through, otherwise ignored).
     Other {
         t: String,
@@ -213,6 +218,7 @@ impl Msg {
             Msg::Ack { .. } => "NS_ackmsg",
             Msg::Rexmit { .. } => "NS_rexmit",
             Msg::NakRexmit { .. } => "NS_nak_rexmit",
+            Msg::NumPingNodes { .. } => "num_ping_nodes",
             Msg::Other { t } => t,
         }
     }

@@ -123,6 +123,24 @@ pub enum Notice {
     /// Start failure: the group's set is offered to the peer (heartbeat always offers
     /// `foreign`, a quirk).
     HandOverAfterFailure(Hold),
+    /// Tie-breaker / majority: we see neither the peer nor any ping node (two nodes), or
+    /// at most half of the nodes (three or more). The text says which.
+    Isolated(&'static str),
+    NoLongerIsolated,
+    /// A takeover that isolation holds back.
+    TakeoverHeldIsolated(NodeName),
+    /// Fence race delay: we wait this many ms before fencing the node.
+    FenceDelayed(NodeName, u64),
+    // Built-in ipfail (behaviour spec §5.2), ipfail's own texts.
+    IpfailAskCount,
+    IpfailMore,
+    IpfailLess,
+    IpfailBalanced,
+    IpfailToldLess,
+    IpfailDelayedGiveup(u64),
+    IpfailGiveupCalled,
+    IpfailAborted,
+    IpfailFailback,
 }
 
 impl Notice {
@@ -145,6 +163,8 @@ impl Notice {
             | RebootAvoided
             | Stalled(_)
             | SplitBrainRelease(..)
+            | Isolated(_)
+            | TakeoverHeldIsolated(_)
             | DeadtimeTooSmall => Priority::Warn,
             LostALot | Irretrievable(..) | ReplayAttack(..) | BadNode(_) | StonithRetry(_)
             | StartingInState0 | ResourceInState0 | StandbyIgnored(..) | NotLsb(_)
@@ -167,6 +187,10 @@ impl Notice {
                 | Notice::SplitBrainKeep(..)
                 | Notice::SplitBrainRelease(..)
                 | Notice::HandOverAfterFailure(_)
+                | Notice::Isolated(_)
+                | Notice::NoLongerIsolated
+                | Notice::TakeoverHeldIsolated(_)
+                | Notice::FenceDelayed(..)
         )
     }
 }
@@ -308,6 +332,30 @@ impl fmt::Display for Notice {
                 f,
                 "heartbeat-rs: offering {s} resources to the peer after a start failure"
             ),
+            Isolated(why) => write!(
+                f,
+                "heartbeat-rs: this node is isolated ({why}): releasing its resources and taking over nothing"
+            ),
+            NoLongerIsolated => f.write_str("heartbeat-rs: this node is no longer isolated"),
+            TakeoverHeldIsolated(n) => write!(
+                f,
+                "heartbeat-rs: not taking over from {n}: this node is isolated"
+            ),
+            FenceDelayed(n, ms) => write!(
+                f,
+                "heartbeat-rs: fence race delay: fencing {n} in {ms} ms unless it is fenced or back first"
+            ),
+            IpfailAskCount => f.write_str("Asking other side for ping node count."),
+            IpfailMore => f.write_str("Telling other node that we have more visible ping nodes."),
+            IpfailLess => f.write_str("Giving up because we have less visible ping nodes."),
+            IpfailBalanced => f.write_str("Ping node count is balanced."),
+            IpfailToldLess => {
+                f.write_str("Giving up because we were told that we have less ping nodes.")
+            }
+            IpfailDelayedGiveup(s) => write!(f, "Delayed giveup in {s} seconds."),
+            IpfailGiveupCalled => f.write_str("giveup() called (timeout worked)"),
+            IpfailAborted => f.write_str("Aborted delayed giveup"),
+            IpfailFailback => f.write_str("Giving up foreign resources (auto_failback)."),
         }
     }
 }

@@ -20,6 +20,8 @@ const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
+/// Legacy: an unanswered `ip-request` is sent again after this long.
+const IP_REQUEST_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RState {
@@ -68,27 +70,52 @@ pub(super) struct Rm {
     autofailback_at: Option<Instant>,
     queued_standby: Option<Hold>,
     handover_at: Option<Instant>,
-    fencing: Fencing,
+    pub fencing: Fencing,
     peer_shutdone: bool,
     /// The peer's last word was "I hold nothing" while stable: it needs no fencing.
     /// (heartbeat trusts `rsc_hold=none` even mid-transition; a peer that is acquiring
     /// but whose report was lost would then run its groups unfenced beside ours.)
     peer_known_empty: bool,
+    /// The stability flag of the peer's latest report (its own word: unlike
+    /// `other_is_stable`, never set by a timeout or a takeover).
+    peer_flag: bool,
     /// Our pending standby request is an auto-failback (retried if it times out).
     failback_asked: bool,
     /// The peer announced `info=shutdown` and has not finished (`shutdone`) yet.
     peer_releasing: bool,
     /// Sequence number of the peer's latest `resource` (reset when it restarts).
     peer_resource_seq: u64,
+    /// Sequence number of the peer's latest full `resource` report, and the partial
+    /// (`mach_down`) additions it sent after it: a full report that arrives late (by
+    /// retransmission) still counts unless a newer full one was applied.
+    peer_full_seq: u64,
+    peer_partials: Vec<(u64, Hold)>,
+    /// Sequence number of the peer's latest message that said whether it is stable
+    /// (`resource` with `isstable`, or `starting`): a late report without that flag must
+    /// not hide the flag of an earlier one (seed 13547).
+    peer_stable_seq: u64,
+    /// The peer's standby requests numbered below this were sent while we counted it dead
+    /// (before the status that brought it back): episodes it has abandoned since.
+    peer_floor: u64,
+    /// A standby episode only accepts the peer's phase messages numbered above this: the
+    /// peer's `me` that opened it, or the peer's highest seq when we opened it. A `done`
+    /// from an earlier episode, retransmitted after a partition, would otherwise make us
+    /// acquire a set the peer never released (seed 11859).
+    standby_floor: u64,
     /// The `isstable` we last told the peer.
     advertised_stable: bool,
     /// The `rsc_hold` we last told the peer.
     advertised_hold: Hold,
     pending_deaths: Vec<usize>,
+    /// Legacy: our groups asked for with `ip-request` and not answered yet → retry time.
+    ip_pending: std::collections::BTreeMap<usize, Instant>,
+    pub guard: super::guard::Guard,
     local_done: bool,
     foreign_done: bool,
     initial_logged: bool,
     announced: bool,
+    /// Addresses were re-announced since contact with the peer was last regained.
+    announced_since_contact: bool,
 }
 
 impl Rm {
@@ -114,16 +141,25 @@ impl Rm {
             fencing: Fencing::new(cfg.stonith),
             peer_shutdone: false,
             peer_known_empty: false,
+            peer_flag: false,
             failback_asked: false,
             peer_releasing: false,
             peer_resource_seq: 0,
+            peer_full_seq: 0,
+            peer_partials: Vec::new(),
+            peer_stable_seq: 0,
+            peer_floor: 0,
+            standby_floor: 0,
             advertised_stable: false,
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
+            ip_pending: std::collections::BTreeMap::new(),
+            guard: super::guard::Guard::default(),
             local_done: false,
             foreign_done: false,
             initial_logged: false,
             announced: false,
+            announced_since_contact: false,
         }
     }
 
@@ -134,6 +170,30 @@ impl Rm {
     pub fn shutting_down(&self) -> bool {
         self.shutdown_started
     }
+
+    /// What we hold (nice modes).
+    pub fn holds(&self) -> Hold {
+        self.i_hold
+    }
+
+    /// What the peer last said it holds (nice modes), from its point of view.
+    pub fn peer_holds(&self) -> Hold {
+        self.other_holds
+    }
+
+    pub fn wants_failback(&self) -> bool {
+        self.needs_failback
+    }
+
+    /// Isolation: we hold nothing and want nothing back automatically.
+    pub fn clear_holdings(&mut self) {
+        self.i_hold = Hold::NONE;
+        self.takeover_in_progress = false;
+        self.needs_failback = false;
+        self.autofailback_at = None;
+        self.handover_at = None;
+        self.queued_standby = None;
+    }
 }
 
 impl Cluster {
@@ -143,7 +203,7 @@ impl Cluster {
         self.mem.nodes.iter().position(|n| n.kind == Kind::Normal)
     }
 
-    fn peer_is_alive(&self) -> bool {
+    pub(super) fn peer_is_alive(&self) -> bool {
         self.peer().is_some_and(|i| self.peer_alive(i))
     }
 
@@ -153,7 +213,7 @@ impl Cluster {
             .collect()
     }
 
-    fn groups_of(&self, set: Hold) -> Vec<usize> {
+    pub(super) fn groups_of(&self, set: Hold) -> Vec<usize> {
         (0..self.cfg.groups.len())
             .filter(|&g| {
                 let local = self.cfg.groups[g].node == self.me;
@@ -182,6 +242,11 @@ impl Cluster {
             && matches!(rm.rstate, RState::Stable | RState::Shutdown | RState::Init)
     }
 
+    /// A standby request (ipfail's give-up) would be accepted locally now.
+    pub(super) fn rm_ready_for_standby(&self) -> bool {
+        self.stable() && self.rm.rstate == RState::Stable && self.rm.standby == Standby::Not
+    }
+
     /// What we advertise as `isstable`: our own side is settled. (Not `stable()`, which
     /// also requires the peer to be stable: two nodes each waiting for the other to say
     /// "stable" first would wait forever.)
@@ -203,16 +268,34 @@ impl Cluster {
         self.rm.other_holds
     }
 
+    /// What our reports claim: what we hold, plus every set with a group still up (or
+    /// on its way) here. A set being released is dropped from `i_hold` first; claiming
+    /// `none` before its stops finished let a peer that just started acquire it beside
+    /// us (seed 13505: released on isolation, the peer restarted meanwhile).
+    fn advertised(&self) -> Hold {
+        let mut h = self.rm.i_hold;
+        for g in 0..self.cfg.groups.len() {
+            if self.rm.groups.states[g].is_active() {
+                h = h.union(if self.cfg.groups[g].node == self.me {
+                    Hold::LOCAL
+                } else {
+                    Hold::FOREIGN
+                });
+            }
+        }
+        h
+    }
+
     fn send_resource(&mut self, stable: bool, info: Option<&str>) {
+        let hold = self.advertised();
         self.rm.advertised_stable = stable;
-        self.rm.advertised_hold = self.rm.i_hold;
+        self.rm.advertised_hold = hold;
         // While shutting down every report says so: `none` then means "releasing".
         let info = if self.rm.shutdown_started && info.is_none() {
             Some("shutdown")
         } else {
             info
         };
-        let hold = self.rm.i_hold;
         self.send_msg(
             None,
             Msg::Resource {
@@ -269,6 +352,9 @@ impl Cluster {
         }
         let deaths = std::mem::take(&mut self.rm.pending_deaths);
         if alone && deaths.is_empty() {
+            if self.isolation_holds_takeover() {
+                return;
+            }
             self.req_our(true);
             self.foreign_work_done("req_our_resources");
             return;
@@ -289,8 +375,7 @@ impl Cluster {
                 .is_some_and(|i| self.mem.nodes[i].status == NodeStatus::Active);
             if peer_active {
                 for g in self.local_groups() {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 }
                 self.foreign_work_done("status");
             } else {
@@ -341,21 +426,40 @@ impl Cluster {
         if self.rm.shutdown_started {
             return;
         }
+        let name = self.mem.nodes[i].name.clone();
+        if self.isolation_holds_takeover() {
+            // Decided again when isolation ends (guard::guard_isolation).
+            self.notice(Notice::TakeoverHeldIsolated(name));
+            return;
+        }
         self.rm.needs_failback = true;
         self.rm.peer_releasing = false;
-        let name = self.mem.nodes[i].name.clone();
         let heard = self.mem.nodes[i].generation != 0;
+        // "Held nothing" is only as good as the last report: with packets of the node
+        // still missing, a later report (it started acquiring) may be among them (seed
+        // 16235), so it is fenced.
+        let complete = self.mem.nodes[i].missing.is_empty();
         let clean = if self.rm.nice {
-            self.rm.peer_shutdone || self.rm.peer_known_empty
+            self.rm.peer_shutdone || (self.rm.peer_known_empty && complete)
         } else {
             self.rm.peer_shutdone
         };
         let must_fence = !(heard && clean);
-        match self.rm.fencing.decide(&name, must_fence) {
+        // Fence race (docs/fencing.md §4): the node not favoured waits before shooting.
+        let delay = self.cfg.fence_delay;
+        let at = if delay > Duration::ZERO && !self.fence_favoured() {
+            self.now + delay
+        } else {
+            self.now
+        };
+        match self.rm.fencing.decide_at(&name, must_fence, self.now, at) {
             Decision::FenceNow => {
                 let dev = self.cfg.stonith_device.clone();
                 self.notice(Notice::Resetting(name.clone(), dev));
                 self.actions.push_back(Action::Fence { node: name });
+            }
+            Decision::FenceLater(_) => {
+                self.notice(Notice::FenceDelayed(name, delay.as_millis()));
             }
             Decision::Proceed(auth) => self.authorized_takeover(auth),
         }
@@ -457,6 +561,12 @@ impl Cluster {
         self.rm.peer_known_empty = false;
         self.rm.peer_releasing = false;
         self.rm.peer_resource_seq = 0;
+        self.rm.peer_full_seq = 0;
+        self.rm.peer_partials.clear();
+        self.rm.peer_stable_seq = 0;
+        self.rm.peer_floor = 0;
+        self.rm.standby_floor = 0;
+        self.ipfail_reset(true);
         if !self.mem.comm_up || self.mem.nodes[i].kind != Kind::Normal {
             return;
         }
@@ -480,8 +590,12 @@ impl Cluster {
     /// Contact with a node we had declared dead (§4.12). heartbeat gives everything up and
     /// restarts after a partition; we compare holdings and let exactly one node keep each
     /// set (see docs/differences-from-heartbeat.md).
-    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool) {
+    pub(super) fn rm_contact_regained(&mut self, i: usize, restarted: bool, seq: u64) {
+        if !restarted {
+            self.rm.peer_floor = self.rm.peer_floor.max(seq);
+        }
         let name = self.mem.nodes[i].name.clone();
+        self.ipfail_reset(restarted);
         let was_fencing = self.rm.fencing.in_progress(&name);
         self.rm.fencing.cancel(&name);
         if !self.mem.comm_up || self.rm.shutdown_started {
@@ -499,12 +613,12 @@ impl Cluster {
                 // on_resource takes them if nobody does.
             } else {
                 for g in self.local_groups() {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 }
             }
         }
         self.rm.announced = false;
+        self.rm.announced_since_contact = false;
         if self.rm.nice {
             let st = self.own_stable();
             self.send_resource(st, None);
@@ -527,8 +641,7 @@ impl Cluster {
                 self.enqueue(ActKind::Heal, give);
             }
             for g in self.local_groups() {
-                let key = self.cfg.groups[g].key().to_string();
-                self.send_msg(None, Msg::IpRequest { key });
+                self.ip_request(g);
             }
         }
     }
@@ -588,6 +701,7 @@ impl Cluster {
             }
             if !self.rm.announced {
                 self.rm.announced = true;
+                self.rm.announced_since_contact = true;
                 self.notice(Notice::SplitBrainKeep(keep, peer.clone()));
                 for g in self.groups_of(keep) {
                     if self.rm.groups.states[g] == GroupState::Running {
@@ -606,15 +720,31 @@ impl Cluster {
             return;
         }
         let from_me = p.src == self.me;
+        let seq = p.seq.unwrap_or(0);
+        // A standby request sent while we counted the peer dead opened an episode it has
+        // abandoned since. (Only those: other requests, e.g. a legacy `ip-request` sent
+        // just before the status that brings the peer back, still need their answer.)
+        if !from_me
+            && seq < self.rm.peer_floor
+            && matches!(
+                p.msg,
+                Msg::AskResources {
+                    phase: Phase::Me,
+                    ..
+                }
+            )
+        {
+            return;
+        }
         match &p.msg {
-            Msg::Starting if !from_me => self.on_starting(p.seq.unwrap_or(0)),
+            Msg::Starting if !from_me => self.on_starting(seq),
             Msg::Resource {
                 hold,
                 full,
                 stable,
                 info,
             } => self.on_resource(p, *hold, *full, *stable, info.as_deref()),
-            Msg::AskResources { set, phase } => self.on_ask(&p.src, *set, *phase),
+            Msg::AskResources { set, phase } => self.on_ask(&p.src, *set, *phase, seq),
             Msg::IpRequest { key } if !from_me && !self.rm.nice => self.on_ip_request(&p.src, key),
             Msg::IpRequestResp { key, weown }
                 if !self.rm.nice && p.dest.as_ref() == Some(&self.me) =>
@@ -623,6 +753,7 @@ impl Cluster {
                 if !self.rm.shutdown_started
                     && let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key)
                 {
+                    self.rm.ip_pending.remove(&g);
                     self.enqueue(ActKind::LegacyTake, vec![(g, GroupOp::Take)]);
                 }
             }
@@ -636,6 +767,9 @@ impl Cluster {
                 self.rm.queued_standby = Some(s);
             }
             Msg::Shutdone => self.on_shutdone(&p.src),
+            Msg::NumPingNodes { count } if !from_me => self.on_num_ping_nodes(*count, seq),
+            Msg::Other { t } if !from_me && t == "you_are_dead" => self.on_you_are_dead(),
+            Msg::Other { t } if !from_me && t == "abort_giveup" => self.on_abort_giveup(),
             _ => {}
         }
     }
@@ -653,8 +787,10 @@ impl Cluster {
             _ => {}
         }
         // A `resource` the peer sent after this `starting` may have overtaken it.
-        if seq > self.rm.peer_resource_seq {
+        if seq > self.rm.peer_stable_seq {
+            self.rm.peer_stable_seq = seq;
             self.rm.other_is_stable = false;
+            self.rm.peer_flag = false;
         }
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
@@ -681,6 +817,9 @@ impl Cluster {
                 self.rm.i_hold = self.rm.i_hold.union(Hold::FOREIGN);
                 self.rm.needs_failback = true;
                 self.foreign_work_done("mach_down");
+                // Seed 6199: the peer restarted (and reported stable) while this takeover
+                // ran; no later report of its would trigger the failback.
+                self.try_auto_failback();
             }
             return;
         }
@@ -688,19 +827,47 @@ impl Cluster {
             self.notice(Notice::ResourceInState0);
             return;
         }
-        if let Some(seq) = p.seq {
-            if seq < self.rm.peer_resource_seq {
-                return; // overtaken by a newer report
-            }
-            self.rm.peer_resource_seq = seq;
+        let full = full || hold.is_none();
+        let seq = p.seq.unwrap_or(0);
+        let newest = seq >= self.rm.peer_resource_seq;
+        // A report overtaken by a newer one still carries what the newer one does not
+        // say: its stability flag, or (if full) the base the newer partial ones add to.
+        let stable = stable.filter(|_| seq >= self.rm.peer_stable_seq);
+        let holds_news = seq >= self.rm.peer_full_seq;
+        if !newest {
+            self.announce_stale_overlap(hold, &p.src);
         }
-        self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
-        self.rm.peer_releasing = info == Some("shutdown");
-        self.rm.other_holds = if full || hold.is_none() {
-            hold
-        } else {
-            self.rm.other_holds.union(hold)
-        };
+        if !newest && stable.is_none() && !(full && holds_news) {
+            return; // nothing in it that a newer report did not replace
+        }
+        let flag_before = self.rm.peer_flag;
+        if let Some(st) = stable {
+            self.rm.peer_stable_seq = seq;
+            self.rm.peer_flag = st;
+        }
+        if newest {
+            self.rm.peer_resource_seq = seq;
+            self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+            self.rm.peer_releasing = info == Some("shutdown");
+        }
+        let holds_before = self.rm.other_holds;
+        if holds_news {
+            if full {
+                self.rm.peer_full_seq = seq;
+                self.rm.peer_partials.retain(|&(s, _)| s > seq);
+                self.rm.other_holds = self
+                    .rm
+                    .peer_partials
+                    .iter()
+                    .fold(hold, |acc, &(_, h)| acc.union(h));
+            } else {
+                if self.rm.peer_partials.len() >= 8 {
+                    self.rm.peer_partials.remove(0);
+                }
+                self.rm.peer_partials.push((seq, hold));
+                self.rm.other_holds = self.rm.other_holds.union(hold);
+            }
+        }
         if matches!(self.rm.rstate, RState::Starting | RState::BothStarting) {
             self.rm.rstate = RState::RscRcvd;
             self.rm.rscrcvd_at = Some(self.now);
@@ -715,6 +882,19 @@ impl Cluster {
                 if self.rm.rstate == RState::Stable {
                     self.send_resource(self.own_stable(), None);
                 }
+            }
+            // Ours: a settled peer whose holdings changed without a transition we saw
+            // (it released while isolated, or while we could not hear it) gets our
+            // current report, which it may need to claim its orphaned groups (seed 11367).
+            // Likewise when it settles again after saying it was in flux, even if a
+            // timeout already made us count it stable (seed 4734: its standby timed out
+            // after it had released; our report lets it claim its orphaned groups).
+            Some(true)
+                if (self.rm.other_holds != holds_before || !flag_before)
+                    && self.rm.rstate == RState::Stable
+                    && newest =>
+            {
+                self.send_resource(self.own_stable(), None);
             }
             Some(false) => self.rm.other_is_stable = false,
             _ => {}
@@ -738,6 +918,28 @@ impl Cluster {
         self.heal_check(&p.src, true);
     }
 
+    /// A report overtaken by a newer one may still show that the peer ran groups we run
+    /// (during a partition): its addresses may still be in neighbours' ARP caches, so the
+    /// keeper re-announces them even if the newer report (already released) came first.
+    fn announce_stale_overlap(&mut self, peer_hold: Hold, peer: &NodeName) {
+        let overlap = self.rm.i_hold.intersect(peer_hold.mirror());
+        if overlap.is_none()
+            || self.rm.announced
+            || self.rm.announced_since_contact
+            || self.rm.rstate != RState::Stable
+        {
+            return;
+        }
+        self.rm.announced = true;
+        self.rm.announced_since_contact = true;
+        self.notice(Notice::SplitBrainKeep(overlap, peer.clone()));
+        for g in self.groups_of(overlap) {
+            if self.rm.groups.states[g] == GroupState::Running {
+                self.actions.push_back(Action::Announce { group: g });
+            }
+        }
+    }
+
     /// Ours: nobody runs our local groups and both sides are settled: take them
     /// (heartbeat only logs `No one owns our local resources!`).
     fn claim_orphans(&mut self) {
@@ -753,6 +955,11 @@ impl Cluster {
             && self.rm.groups.idle()
         {
             self.req_our(false);
+            // Say so before any script runs: the peer, which may have just been told
+            // "none, stable", must not take our groups over unfenced if we die now.
+            if self.rm.i_hold.contains(Hold::LOCAL) {
+                self.send_resource(false, None);
+            }
         }
     }
 
@@ -767,13 +974,18 @@ impl Cluster {
         }
     }
 
-    fn try_auto_failback(&mut self) {
+    pub(super) fn try_auto_failback(&mut self) {
         self.rm.autofailback_at = None;
         if self.rm.mode != AutoFailback::On
             || self.rm.shutdown_started
             || !self.rm.i_hold.contains(Hold::FOREIGN)
             || !self.rm.needs_failback
             || !self.peer_is_alive()
+            // A peer that shut down is alive only until its dead time runs out.
+            || self.rm.peer_shutdone
+            // Built-in ipfail: not back to a peer that sees fewer ping nodes; the
+            // balanced count calls us again.
+            || self.ipfail_blocks_failback()
         {
             return;
         }
@@ -799,7 +1011,7 @@ impl Cluster {
     }
 
     /// The standby protocol, §4.9.
-    fn on_ask(&mut self, src: &NodeName, set: Hold, phase: Phase) {
+    fn on_ask(&mut self, src: &NodeName, set: Hold, phase: Phase, seq: u64) {
         if !self.rm.nice {
             self.notice(Notice::StandbyLegacy);
             return;
@@ -812,6 +1024,15 @@ impl Cluster {
         self.rm.peer_known_empty = false;
         let from_me = *src == self.me;
         let now = self.now;
+        if !from_me && phase != Phase::Me && seq <= self.rm.standby_floor {
+            // From an earlier episode (see `standby_floor`).
+            self.notice(Notice::StandbyIgnored(
+                phase.name(),
+                src.clone(),
+                self.rm.standby.code(),
+            ));
+            return;
+        }
         match (phase, self.rm.standby) {
             (Phase::Me, Standby::Not) => {
                 if !self.rm.other_is_stable {
@@ -824,10 +1045,12 @@ impl Cluster {
                 }
                 self.notice(Notice::WantsStandby(src.clone(), set));
                 if from_me {
+                    self.rm.standby_floor = self.peer().map_or(0, |i| self.mem.nodes[i].rx_last);
                     self.rm.other_is_stable = false;
                     self.rm.standby = Standby::Me;
                     self.rm.standby_deadline = Some(now + STANDBY_FIRST);
                 } else {
+                    self.rm.standby_floor = seq;
                     self.rm.standby = Standby::Other;
                     self.rm.standby_deadline = Some(now + STANDBY_PHASE);
                     self.send_msg(
@@ -878,6 +1101,11 @@ impl Cluster {
                     self.local_work_done("auto_failback");
                 }
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
+                if self.ipfail_blocks_failback() && self.rm.mode == AutoFailback::On {
+                    // Handed over because the peer sees fewer ping nodes (ipfail): it
+                    // gets its groups back once the counts balance.
+                    self.rm.needs_failback = true;
+                }
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
                 self.send_resource(self.own_stable(), None);
@@ -893,6 +1121,9 @@ impl Cluster {
                 self.rm.standby = Standby::Done;
             }
             (Phase::Done, Standby::Done) => {
+                // The acceptor holds the set now, whether or not its report (sent after
+                // this `done`) has arrived yet (seed 2252).
+                self.rm.other_holds = self.rm.other_holds.union(set.mirror());
                 self.rm.failback_asked = false;
                 self.notice(Notice::OtherCompletedStandby(set));
                 self.rm.standby = Standby::Not;
@@ -901,6 +1132,47 @@ impl Cluster {
             }
             (ph, st) => {
                 self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));
+            }
+        }
+    }
+
+    /// Legacy: ask the peer for our group `g`; asked again every `IP_REQUEST_RETRY` until
+    /// an answer comes (seed 11689: a request sent just before the status that made a
+    /// restarted peer known is dropped by its sequence filter, and nothing else would ever
+    /// start the group).
+    fn ip_request(&mut self, g: usize) {
+        self.rm.ip_pending.insert(g, self.now + IP_REQUEST_RETRY);
+        let key = self.cfg.groups[g].key().to_string();
+        self.send_msg(None, Msg::IpRequest { key });
+    }
+
+    /// Legacy: ask for each of our groups not running here.
+    pub(super) fn legacy_request_local(&mut self) {
+        for g in self.local_groups() {
+            if !self.rm.groups.states[g].is_active() && !self.rm.groups.take_pending(g) {
+                self.ip_request(g);
+            }
+        }
+    }
+
+    fn ip_request_retries(&mut self) {
+        let now = self.now;
+        if self.rm.nice || self.rm.shutdown_started || !self.peer_is_alive() {
+            self.rm.ip_pending.clear();
+            return;
+        }
+        let due: Vec<usize> = self
+            .rm
+            .ip_pending
+            .iter()
+            .filter(|&(_, &t)| t <= now)
+            .map(|(&g, _)| g)
+            .collect();
+        for g in due {
+            if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+                self.rm.ip_pending.remove(&g);
+            } else {
+                self.ip_request(g);
             }
         }
     }
@@ -1038,6 +1310,11 @@ impl Cluster {
                 }
                 self.local_work_done("req_our_resources");
             }
+            ActKind::MachDown(n) if self.is_isolated() => {
+                // Isolated meanwhile: its acquisitions were cancelled, nothing was taken.
+                self.rm.takeover_in_progress = false;
+                self.notice(Notice::MachDownNodeComplete(n));
+            }
             ActKind::MachDown(n) => {
                 if self.rm.nice {
                     self.notice(Notice::NiceFailbackForeignAcquired);
@@ -1099,7 +1376,7 @@ impl Cluster {
     pub(super) fn rm_settle(&mut self) {
         if self.rm.nice
             && self.mem.comm_up
-            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.rm.i_hold)
+            && (!self.rm.advertised_stable || self.rm.advertised_hold != self.advertised())
             && !self.rm.shutdown_started
             && self.rm.rstate == RState::Stable
             && self.peer_is_alive()
@@ -1173,12 +1450,13 @@ impl Cluster {
             self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             for g in failed {
                 if self.cfg.groups[g].node == self.me {
-                    let key = self.cfg.groups[g].key().to_string();
-                    self.send_msg(None, Msg::IpRequest { key });
+                    self.ip_request(g);
                 } else {
                     self.rm.groups.states[g] = GroupState::Stopped;
                 }
             }
+        } else if self.is_isolated() {
+            self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
         } else if self.rm.groups.idle() {
             // Nobody else can run it: try again here.
             let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();
@@ -1193,6 +1471,7 @@ impl Cluster {
     pub(super) fn rm_timers(&mut self) {
         let now = self.now;
         self.stop_retries();
+        self.ip_request_retries();
         if let Some(d) = self.rm.standby_deadline
             && d <= now
         {
@@ -1257,6 +1536,7 @@ impl Cluster {
             rm.handover_at,
             rm.fencing.next_deadline(),
             rm.groups.stop_retry_deadline(),
+            rm.ip_pending.values().min().copied(),
         ]
         .into_iter()
         .flatten()

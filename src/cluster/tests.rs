@@ -45,6 +45,8 @@ fn cfg() -> ClusterConfig {
         auth: keys(),
         max_rexmit_delay: Duration::from_millis(250),
         hopfudge: 1,
+        fence_delay: Duration::ZERO,
+        ipfail: false,
     }
 }
 
@@ -362,4 +364,159 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         .filter(|a| matches!(a, Action::Notice(Notice::ResourcesBeingAcquired(x)) if *x == n("10.0.0.254")))
         .count();
     assert_eq!(takeovers, 0, "a ping node never holds resources");
+}
+
+fn from2(c: &mut Cluster, t: Instant, seq: u64, dest: Option<&str>, msg: Msg) -> Vec<Action> {
+    c.handle(
+        t,
+        Input::Datagram {
+            medium: 0,
+            bytes: from_node2(Some(seq), 5, dest, msg),
+        },
+    );
+    drain(c)
+}
+
+/// Runs the scripts node1 asks for: nothing is running before, every start works.
+fn run_jobs(c: &mut Cluster, t: Instant, mut acts: Vec<Action>) -> Vec<Action> {
+    let mut all = Vec::new();
+    while !acts.is_empty() {
+        let mut next = Vec::new();
+        for a in acts {
+            if let Action::Run(j) = &a {
+                c.handle(
+                    t,
+                    Input::JobFinished {
+                        job: j.id,
+                        ok: j.op != JobOp::Status,
+                    },
+                );
+                next.extend(drain(c));
+            }
+            all.push(a);
+        }
+        acts = next;
+    }
+    all
+}
+
+/// node1 and node2 (generation 5, seqs 1–4 used) both comm-up and stable; node1 runs
+/// its group.
+fn stable_pair() -> Cluster {
+    let mut c = node1();
+    drain(&mut c);
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(1), 1, None, st);
+    let nodes = vec![n("node1"), n("node2")];
+    from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
+    assert!(c.status().comm_up);
+    from2(&mut c, at(1), 3, None, Msg::Starting);
+    let report = Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    let acts = from2(&mut c, at(1), 4, None, report);
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    assert_eq!(c.status().rsc, Some(Hold::LOCAL));
+    c
+}
+
+#[test]
+fn a_late_stable_report_counts_even_after_a_newer_partial_one() {
+    // Seed 13547: node2's `isstable=1` report was lost, its `mach_down` partial report
+    // (no isstable) arrived first, and the retransmitted report was then dropped as
+    // overtaken, so node2 stayed "in flux" here for ever.
+    let mut c = stable_pair();
+    let flux = Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(false),
+        info: None,
+    };
+    from2(&mut c, at(3), 5, None, flux);
+    let partial = Msg::Resource {
+        hold: Hold::FOREIGN,
+        full: false,
+        stable: None,
+        info: Some("mach_down".into()),
+    };
+    from2(&mut c, at(3), 7, None, partial);
+    let late = Msg::Resource {
+        hold: Hold::LOCAL,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    from2(&mut c, at(3), 6, None, late);
+    c.handle(at(4), Input::Command(Command::Standby(Hold::ALL)));
+    let acts = drain(&mut c);
+    assert!(
+        !acts.contains(&Action::Notice(Notice::StandbyFluxOther(n("node1")))),
+        "node2 is stable: {acts:?}"
+    );
+    assert!(acts.contains(&Action::Notice(Notice::WantsStandby(n("node1"), Hold::ALL))));
+    // A late report older than the newest stability flag changes nothing.
+    let mut c = stable_pair();
+    let stale = Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(false),
+        info: None,
+    };
+    from2(&mut c, at(3), 6, None, stable_report());
+    from2(&mut c, at(3), 5, None, stale);
+    c.handle(at(4), Input::Command(Command::Standby(Hold::ALL)));
+    let acts = drain(&mut c);
+    assert!(acts.contains(&Action::Notice(Notice::WantsStandby(n("node1"), Hold::ALL))));
+}
+
+fn stable_report() -> Msg {
+    Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(true),
+        info: None,
+    }
+}
+
+#[test]
+fn a_standby_done_from_an_earlier_episode_is_ignored() {
+    // Seed 11859: node2's `done` of a standby that a partition interrupted, retransmitted
+    // after the partition healed, arrived while node2 asked for a new standby; taking it
+    // as the answer made node1 acquire a set node2 had not released.
+    use super::msg::Phase;
+    let mut c = stable_pair();
+    let me = Msg::AskResources {
+        set: Hold::LOCAL,
+        phase: Phase::Me,
+    };
+    let acts = from2(&mut c, at(3), 10, None, me);
+    assert!(acts.contains(&Action::Notice(Notice::WantsStandby(
+        n("node2"),
+        Hold::LOCAL
+    ))));
+    let old_done = Msg::AskResources {
+        set: Hold::LOCAL,
+        phase: Phase::Done,
+    };
+    let acts = from2(&mut c, at(3), 8, None, old_done.clone());
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Notice(Notice::StandbyAcquireFrom(..)))),
+        "a done older than the request acquires nothing: {acts:?}"
+    );
+    let acts = from2(&mut c, at(4), 11, None, old_done);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Notice(Notice::StandbyAcquireFrom(..)))),
+        "the episode's own done does: {acts:?}"
+    );
 }

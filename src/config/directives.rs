@@ -577,6 +577,15 @@ pub static DIRECTIVES: &[Directive] = &[
         "`NODE|* AGENT [KEY=VALUE]...`: the Red Hat fence agent that fences NODE (heartbeat-rs extension, docs/fencing.md).",
     ),
     d(
+        "fence_delay",
+        T,
+        TIME,
+        NoDefault,
+        true,
+        Core,
+        "Fence race delay: in a two-node partition the node not favoured (holding fewer groups, or not the first group's home node on a tie) waits this long before fencing its peer; unset or 0: no delay (heartbeat-rs extension, docs/fencing.md).",
+    ),
+    d(
         "respawn",
         W,
         LINE,

@@ -349,6 +349,22 @@ pub struct ClientChild {
     pub failfast: bool,
 }
 
+impl ClientChild {
+    /// `respawn hacluster /usr/lib(exec)/heartbeat/ipfail`: heartbeat-rs runs ipfail's
+    /// logic in its core instead (behaviour spec §5.2, docs/fencing.md), so the edge does
+    /// not need to start this client.
+    pub fn is_ipfail(&self) -> bool {
+        self.command.file_name().is_some_and(|f| f == "ipfail")
+    }
+}
+
+impl Config {
+    /// The built-in ipfail is on: some `respawn`/`failfast` line names an `ipfail` binary.
+    pub fn ipfail(&self) -> bool {
+        self.clients.iter().any(ClientChild::is_ipfail)
+    }
+}
+
 /// An `apiauth CLIENT [uid=LIST] [gid=LIST]` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiAuth {
@@ -424,6 +440,9 @@ pub struct Config {
     pub stonith: Vec<StonithDirective>,
     /// `fence_agent` lines in file order.
     pub fence_agents: Vec<FenceAgent>,
+    /// `fence_delay` (our extension): how long the node not favoured in a fence race waits
+    /// before fencing; zero when unset.
+    pub fence_delay: Duration,
     pub watchdog: Option<PathBuf>,
     pub clients: Vec<ClientChild>,
     pub apiauth: Vec<ApiAuth>,

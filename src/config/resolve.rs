@@ -505,6 +505,7 @@ fn build(
         auth,
         stonith: cf.stonith.iter().map(|s| s.value.clone()).collect(),
         fence_agents: cf.fence_agents.iter().map(|a| a.value.clone()).collect(),
+        fence_delay: time_of(cf, "fence_delay").map_or(Duration::ZERO, |t| t.0),
         watchdog: cf.value("watchdog").map(|v| PathBuf::from(&v.value)),
         clients: cf.clients.iter().map(|c| c.value.clone()).collect(),
         apiauth: cf.apiauth.iter().map(|a| a.value.clone()).collect(),

@@ -398,6 +398,9 @@ fn sixteen_nodes_converge_after_partitions_and_crashes() {
         groups_per_node: 0,
         resources_per_group: 1,
         ping: true,
+        two_pings: false,
+        ipfail: false,
+        fence_delay: Duration::ZERO,
     };
     let mut w = World::new(15, shape);
     for n in 0..16 {
@@ -448,4 +451,179 @@ fn demo_failover_timeline() {
             println!("  {:+8.3} s  {rest}", t - crash_secs);
         }
     }
+}
+
+fn guarded_pair(mode: AutoFailback, seed: u64, f: impl FnOnce(&mut Shape)) -> World {
+    let mut shape = Shape::pair(mode);
+    shape.ping = true;
+    f(&mut shape);
+    let mut w = World::new(seed, shape);
+    w.start_at(s(0), 0);
+    w.start_at(s(1), 1);
+    w
+}
+
+#[test]
+fn ipfail_hands_everything_to_the_node_that_sees_more_ping_nodes_and_back() {
+    // behaviour spec §5.2 with the built-in ipfail: node1 loses its ping node, node2 still
+    // sees it: node1 hands both groups over; once node1 sees it again, auto_failback on
+    // brings its group home.
+    let mut w = guarded_pair(AutoFailback::On, 21, |s| s.ipfail = true);
+    w.run_until(s(40));
+    assert_eq!((holder(&w, 0), holder(&w, 1)), (vec![0], vec![1]));
+    w.ping_cut_at(s(40), 0, "10.0.0.254");
+    w.run_until(s(51));
+    let st = w.node_status(0).expect("node1 runs");
+    assert_eq!(st.guard.ping_visible, 0);
+    assert_eq!(st.guard.peer_ping_visible, Some(1));
+    assert!(st.guard.ipfail);
+    w.run_until(s(70));
+    assert_eq!(
+        w.notices("node1 info: Giving up because we have less visible ping nodes."),
+        1
+    );
+    assert_eq!(
+        w.notices("node2 info: Telling other node that we have more visible ping nodes."),
+        1
+    );
+    assert_eq!(w.notices("node1 wants to go standby [all]"), 2);
+    assert_eq!(
+        (holder(&w, 0), holder(&w, 1)),
+        (vec![1], vec![1]),
+        "all on node2"
+    );
+    w.heal_at(s(70));
+    w.run_until(s(100));
+    assert_eq!(
+        w.notices("node2 info: Giving up foreign resources (auto_failback)."),
+        1
+    );
+    assert_eq!(
+        (holder(&w, 0), holder(&w, 1)),
+        (vec![0], vec![1]),
+        "failed back"
+    );
+    w.check_liveness("after ipfail");
+    clean(&w);
+    snapshot("ipfail_handover", &w);
+}
+
+#[test]
+fn tie_breaker_an_isolated_node_releases_and_takes_nothing_over() {
+    // issue #8: two nodes, no fence device, one ping node. node1 loses both node2 and the
+    // ping node: it assumes it is the cut-off one, releases its group and takes nothing;
+    // node2 still sees the ping node and takes node1's group over. Never both.
+    let mut w = guarded_pair(AutoFailback::On, 22, |_| {});
+    w.run_until(s(40));
+    for m in 0..2 {
+        w.cut_at(s(40), m, 0, 1, false);
+    }
+    w.ping_cut_at(s(40), 0, "10.0.0.254");
+    w.run_until(s(52));
+    let st = w.node_status(0).expect("node1 runs");
+    assert!(st.guard.isolated, "node1 knows it is isolated");
+    assert!(!w.node_status(1).expect("node2 runs").guard.isolated);
+    assert_eq!(
+        w.notices("node1 WARN: heartbeat-rs: this node is isolated (neither the peer nor any ping node visible)"),
+        1
+    );
+    w.run_until(s(69));
+    assert_eq!(
+        w.notices("node1 WARN: heartbeat-rs: not taking over from node2"),
+        1
+    );
+    assert_eq!(
+        (holder(&w, 0), holder(&w, 1)),
+        (vec![1], vec![1]),
+        "node2 runs both"
+    );
+    w.heal_at(s(70));
+    w.run_until(s(110));
+    assert_eq!(
+        w.notices("node1 info: heartbeat-rs: this node is no longer isolated"),
+        1
+    );
+    assert_eq!((holder(&w, 0), holder(&w, 1)), (vec![0], vec![1]));
+    w.check_liveness("after isolation");
+    clean(&w);
+    snapshot("tie_breaker", &w);
+}
+
+#[test]
+fn fence_race_the_favoured_node_fences_at_once_the_other_waits() {
+    // issue #8: STONITH and `fence_delay 10`, both nodes run one group each: node1 is the
+    // home of the first group, so it is favoured. A partition: node1 fences node2 at once;
+    // node2 waits 10 s and is reset before it shoots.
+    let mut shape = Shape::pair(AutoFailback::On);
+    shape.stonith = true;
+    shape.fence_delay = Duration::from_secs(10);
+    let mut w = World::new(23, shape);
+    w.start_at(s(0), 0);
+    w.start_at(s(1), 1);
+    w.run_until(s(40));
+    for m in 0..2 {
+        w.cut_at(s(40), m, 0, 1, false);
+    }
+    w.run_until(s(56));
+    assert_eq!(
+        w.notices("node1 info: Resetting node node2 with [sim fence device]"),
+        1
+    );
+    assert_eq!(
+        w.notices("node2 info: heartbeat-rs: fence race delay: fencing node1 in 10000 ms"),
+        1
+    );
+    assert_eq!(w.notices("node2 FENCED"), 1);
+    assert_eq!(w.notices("node1 FENCED"), 0);
+    let st = w.node_status(0).expect("node1 survives");
+    let f = st
+        .fencing
+        .iter()
+        .find(|f| f.node.as_str() == "node2")
+        .expect("fencing node2");
+    assert_eq!((f.attempts, f.in_progress), (1, false));
+    assert!(matches!(f.last_result, Some((true, _))));
+    w.run_until(s(60));
+    assert_eq!((holder(&w, 0), holder(&w, 1)), (vec![0], vec![0]));
+    assert_eq!(
+        w.notices("node2 info: Resetting node"),
+        0,
+        "node2 never shot"
+    );
+    w.heal_at(s(60));
+    w.run_until(s(130));
+    w.check_liveness("after the race");
+    clean(&w);
+    snapshot("fence_race", &w);
+}
+
+#[test]
+fn majority_a_node_in_the_minority_of_three_knows_it() {
+    let shape = Shape {
+        nodes: 3,
+        media: 1,
+        mode: AutoFailback::On,
+        stonith: false,
+        groups_per_node: 0,
+        resources_per_group: 1,
+        ping: false,
+        two_pings: false,
+        ipfail: false,
+        fence_delay: Duration::ZERO,
+    };
+    let mut w = World::new(24, shape);
+    for n in 0..3 {
+        w.start_at(s(n as u64), n);
+    }
+    w.run_until(s(30));
+    w.cut_at(s(30), 0, 2, 0, false);
+    w.cut_at(s(30), 0, 2, 1, false);
+    w.run_until(s(45));
+    assert!(w.node_status(2).expect("node3").guard.isolated);
+    assert!(!w.node_status(0).expect("node1").guard.isolated);
+    assert!(!w.node_status(1).expect("node2").guard.isolated);
+    w.heal_at(s(45));
+    w.run_until(s(60));
+    assert!(!w.node_status(2).expect("node3").guard.isolated);
+    clean(&w);
 }

@@ -37,6 +37,12 @@ pub struct Shape {
     pub groups_per_node: usize,
     pub resources_per_group: usize,
     pub ping: bool,
+    /// A second ping node (only with `ping`), so counts can differ by one.
+    pub two_pings: bool,
+    /// Built-in ipfail (`respawn hacluster .../ipfail`).
+    pub ipfail: bool,
+    /// `fence_delay`.
+    pub fence_delay: Duration,
 }
 
 impl Shape {
@@ -49,7 +55,19 @@ impl Shape {
             groups_per_node: 1,
             resources_per_group: 2,
             ping: false,
+            two_pings: false,
+            ipfail: false,
+            fence_delay: Duration::ZERO,
         }
+    }
+}
+
+/// The ping hosts of a shape.
+pub fn ping_hosts(s: &Shape) -> Vec<String> {
+    match (s.ping, s.two_pings) {
+        (false, _) => vec![],
+        (true, false) => vec!["10.0.0.254".into()],
+        (true, true) => vec!["10.0.0.254".into(), "10.0.0.253".into()],
     }
 }
 
@@ -85,15 +103,14 @@ pub fn cluster_config(s: &Shape) -> ClusterConfig {
     let key = KeyIndex::new(1).unwrap_or_else(|| unreachable!());
     ClusterConfig {
         nodes,
-        ping_nodes: if s.ping {
-            vec![PingNode {
-                name: "10.0.0.254".into(),
-                hosts: vec!["10.0.0.254".into()],
+        ping_nodes: ping_hosts(s)
+            .into_iter()
+            .map(|h| PingNode {
+                name: h.clone(),
+                hosts: vec![h],
                 is_group: false,
-            }]
-        } else {
-            vec![]
-        },
+            })
+            .collect(),
         media: (0..s.media).map(|m| format!("eth{m}")).collect(),
         timing: Timing {
             keepalive: KEEPALIVE,
@@ -109,6 +126,8 @@ pub fn cluster_config(s: &Shape) -> ClusterConfig {
         auth: AuthKeys::single(key, AuthKey::Sha1(Secret::new("simkey"))),
         max_rexmit_delay: Duration::from_millis(250),
         hopfudge: 1,
+        fence_delay: s.fence_delay,
+        ipfail: s.ipfail,
     }
 }
 
@@ -164,6 +183,8 @@ enum Ev {
         oneway: bool,
     },
     Cmd(usize, Command),
+    /// The node's echo requests to this ping host go unanswered from now on (until heal).
+    PingCut(usize, String),
     Forge(usize),
     Replay(usize),
     Heal,
@@ -202,6 +223,7 @@ pub struct World {
     pub faults: Faults,
     pub faulty: bool,
     blocked: BTreeSet<(usize, usize, usize)>,
+    ping_blocked: BTreeSet<(usize, String)>,
     pub trace: Vec<String>,
     pub keep_trace: bool,
     pub violations: Vec<Violation>,
@@ -264,6 +286,7 @@ impl World {
             faults: Faults::default(),
             faulty: false,
             blocked: BTreeSet::new(),
+            ping_blocked: BTreeSet::new(),
             trace: Vec::new(),
             keep_trace: true,
             violations: Vec::new(),
@@ -330,6 +353,9 @@ impl World {
                 oneway,
             },
         );
+    }
+    pub fn ping_cut_at(&mut self, t: Instant, n: usize, host: &str) {
+        self.push(t, Ev::PingCut(n, host.to_string()));
     }
     pub fn forge_at(&mut self, t: Instant, n: usize) {
         self.push(t, Ev::Forge(n));
@@ -490,6 +516,10 @@ impl World {
                     self.log(format!("{} {} CMD {:?}", self.now, name(n), c));
                     self.input(n, Input::Command(c));
                 }
+            }
+            Ev::PingCut(n, host) => {
+                self.log(format!("{} CUT {}-{host}", self.now, name(n)));
+                self.ping_blocked.insert((n, host));
             }
             Ev::Forge(n) => self.forge(n),
             Ev::Replay(n) => self.replay(n),
@@ -683,6 +713,9 @@ impl World {
                 }
             }
             Action::Ping { host } => {
+                if self.ping_blocked.contains(&(n, host.clone())) {
+                    return;
+                }
                 let inc = self.nodes[n].inc;
                 let t = self.now + self.latency();
                 self.push(t, Ev::Ping { node: n, inc, host });
@@ -1019,6 +1052,7 @@ impl World {
         self.log(format!("{} HEAL", self.now));
         self.faulty = false;
         self.blocked.clear();
+        self.ping_blocked.clear();
         self.hung.clear();
         self.healed_at = Some(self.now);
         for n in 0..self.nodes.len() {
