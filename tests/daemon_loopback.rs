@@ -331,8 +331,10 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
         (0, "Heartbeat is running on this machine.\n".into())
     );
     assert_eq!(n1.cl_status(&["listnodes"]).0, 0);
-    let nodes = n1.cl_status(&["listnodes"]).1;
-    assert!(nodes.contains("n1\n") && nodes.contains("n2\n"), "{nodes}");
+    // heartbeat lists the nodes in reverse declaration order (`node n1 n2`).
+    assert_eq!(n1.cl_status(&["listnodes"]).1, "n2\nn1\n");
+    assert_eq!(n1.cl_status(&["nodeweight", "n2"]), (0, "100\n".into()));
+    assert_eq!(n1.cl_status(&["nodesite", "n2"]), (0, "\n".into()));
     assert_eq!(n1.cl_status(&["nodetype", "n2"]), (0, "normal\n".into()));
     assert_eq!(n1.cl_status(&["nodestatus", "n1"]), (0, "active\n".into()));
     let links = n1.cl_status(&["listhblinks", "n2"]);

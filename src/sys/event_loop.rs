@@ -421,6 +421,8 @@ pub struct Daemon {
     group_words: Vec<&'static str>,
     /// A job ran or ended: compare the groups' states after this wake-up.
     groups_dirty: bool,
+    /// How heartbeat lists the nodes (`sys::status::listing_order`).
+    node_order: Vec<String>,
 }
 
 impl Edge for Daemon {
@@ -1276,6 +1278,13 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         }
     };
 
+    // The declaration order of nodes is not in `Config`; ha.cf was validated moments ago,
+    // so reading it again only recovers the order (empty if it cannot be read).
+    let ha_cf_path = cfg.dir.join("ha.cf");
+    let node_order = std::fs::read_to_string(&ha_cf_path)
+        .map(|t| crate::sys::status::listing_order(&crate::config::ha_cf::parse(&t, &ha_cf_path)))
+        .unwrap_or_default();
+
     let notifier = crate::sys::notify::Notifier::from_env().and_then(Result::ok);
     let wd_interval = crate::sys::notify::watchdog_interval_from_env();
     let fencer = crate::sys::fence::Fencer::new(crate::sys::fence::Settings {
@@ -1309,6 +1318,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         transitions: Vec::new(),
         group_words: Vec::new(),
         groups_dirty: true,
+        node_order,
     };
     let mut src = Sources {
         poll,
@@ -1495,6 +1505,7 @@ fn snapshot(cluster: &Cluster, daemon: &Daemon) -> crate::api::Snapshot {
             peer_holds: cluster.peer_holds(),
             transitions: daemon.transitions.clone(),
             fencing: daemon.fence_views(),
+            node_order: daemon.node_order.clone(),
         },
     )
 }
