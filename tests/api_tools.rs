@@ -260,3 +260,19 @@ fn summary_shows_groups_and_json_is_one_line() {
     assert!(j.stdout.contains("\"resources_held\":\"transition\""));
     assert!(j.stdout.ends_with("}\n"));
 }
+
+#[test]
+fn a_refusing_daemon_is_apparently_running() {
+    let o = cl_status::run(&["hbstatus"], Daemon::Refused);
+    assert_eq!(
+        (o.stdout.as_str(), o.code),
+        (
+            "Heartbeat is apparently running on this machine, but refuses my connection\n",
+            0
+        )
+    );
+    let o = cl_status::run(&["listnodes"], Daemon::Refused);
+    assert_eq!((o.stdout.as_str(), o.code), ("", 1));
+    let err = o.render_stderr("Jan  1 00:00:00", "h", 1);
+    assert!(err.contains("ERROR: Cannot signon with heartbeat"), "{err}");
+}

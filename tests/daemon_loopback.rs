@@ -331,8 +331,10 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
         (0, "Heartbeat is running on this machine.\n".into())
     );
     assert_eq!(n1.cl_status(&["listnodes"]).0, 0);
-    let nodes = n1.cl_status(&["listnodes"]).1;
-    assert!(nodes.contains("n1\n") && nodes.contains("n2\n"), "{nodes}");
+    // heartbeat lists the nodes in reverse declaration order (`node n1 n2`).
+    assert_eq!(n1.cl_status(&["listnodes"]).1, "n2\nn1\n");
+    assert_eq!(n1.cl_status(&["nodeweight", "n2"]), (0, "100\n".into()));
+    assert_eq!(n1.cl_status(&["nodesite", "n2"]), (0, "\n".into()));
     assert_eq!(n1.cl_status(&["nodetype", "n2"]), (0, "normal\n".into()));
     assert_eq!(n1.cl_status(&["nodestatus", "n1"]), (0, "active\n".into()));
     let links = n1.cl_status(&["listhblinks", "n2"]);
@@ -675,5 +677,29 @@ fn meatware_waits_for_the_operator_then_the_peer_is_taken_over() {
     let log = n1.log();
     assert!(log.contains("node Meatware-reset: n2"), "{log}");
     assert!(log.contains("node n2 now reset."), "{log}");
+    n1.stop_with_k();
+}
+
+#[test]
+fn a_peer_not_allowed_by_apiauth_is_refused_by_the_daemon() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, _n2) = cluster_of_two(root.path(), "apiauth anon uid=4242\n", "n1 TestSvc::a\n");
+    n1.start();
+    n1.wait_for("the control socket", 30, |n| n.api_socket().exists());
+    let out = n1.tool("hb_standby", &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("standby refused: refused"),
+        "{out:?}"
+    );
+    assert_eq!(
+        n1.cl_status(&["hbstatus"]),
+        (
+            0,
+            "Heartbeat is apparently running on this machine, but refuses my connection\n".into()
+        )
+    );
+    assert_eq!(n1.cl_status(&["rscstatus"]), (1, String::new()));
+    assert!(!n1.log().contains("wants to go standby"), "{}", n1.log());
     n1.stop_with_k();
 }

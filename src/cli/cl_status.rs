@@ -125,6 +125,8 @@ pub enum Daemon<'a> {
     Running(&'a Snapshot),
     /// The control socket could not be reached (heartbeat's "cannot sign on").
     Unreachable,
+    /// The daemon answered but `apiauth` does not allow us.
+    Refused,
 }
 
 /// Parsed options (heartbeat uses getopt over the whole command line).
@@ -225,6 +227,18 @@ pub fn run(args: &[&str], daemon: Daemon<'_>) -> Output {
             return Output::default()
                 .error("Cannot signon with heartbeat")
                 .error("REASON: hb_api_signon: Can't initiate connection to heartbeat")
+                .code(EXIT_FAIL);
+        }
+        // §8.5: a running daemon that refuses the connection.
+        Daemon::Refused if sub == "hbstatus" => {
+            return Output::default().out(
+                "Heartbeat is apparently running on this machine, but refuses my connection\n",
+            );
+        }
+        Daemon::Refused => {
+            return Output::default()
+                .error("Cannot signon with heartbeat")
+                .error("REASON: not allowed by apiauth anon")
                 .code(EXIT_FAIL);
         }
     };
@@ -553,8 +567,16 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process:
         }
         _ => None,
     };
+    let mut refused = false;
     let snap = match fetched {
         Some(Ok(Response::Snapshot(s))) => Some(s),
+        Some(Ok(Response::Error {
+            kind: ErrorKind::Refused,
+            ..
+        })) => {
+            refused = true;
+            None
+        }
         Some(Err(api_socket::ClientError::Timeout)) => {
             return std::process::ExitCode::from(EXIT_TIMEOUT);
         }
@@ -562,6 +584,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process:
     };
     let daemon = match &snap {
         Some(s) => Daemon::Running(s),
+        None if refused => Daemon::Refused,
         None => Daemon::Unreachable,
     };
     let out = run(&refs, daemon);

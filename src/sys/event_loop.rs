@@ -339,6 +339,16 @@ struct Waiter {
     deadline: Instant,
 }
 
+impl Waiter {
+    fn new(kind: crate::sys::status::WaitKind, now: Instant) -> Waiter {
+        Waiter {
+            kind,
+            started: false,
+            deadline: now + WAIT_START_LIMIT,
+        }
+    }
+}
+
 /// One control-socket connection.
 struct Client {
     conn: crate::sys::api_socket::ApiConn,
@@ -421,6 +431,8 @@ pub struct Daemon {
     group_words: Vec<&'static str>,
     /// A job ran or ended: compare the groups' states after this wake-up.
     groups_dirty: bool,
+    /// How heartbeat lists the nodes (`sys::status::listing_order`).
+    node_order: Vec<String>,
 }
 
 impl Edge for Daemon {
@@ -1276,6 +1288,13 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         }
     };
 
+    // The declaration order of nodes is not in `Config`; ha.cf was validated moments ago,
+    // so reading it again only recovers the order (empty if it cannot be read).
+    let ha_cf_path = cfg.dir.join("ha.cf");
+    let node_order = std::fs::read_to_string(&ha_cf_path)
+        .map(|t| crate::sys::status::listing_order(&crate::config::ha_cf::parse(&t, &ha_cf_path)))
+        .unwrap_or_default();
+
     let notifier = crate::sys::notify::Notifier::from_env().and_then(Result::ok);
     let wd_interval = crate::sys::notify::watchdog_interval_from_env();
     let fencer = crate::sys::fence::Fencer::new(crate::sys::fence::Settings {
@@ -1309,6 +1328,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         transitions: Vec::new(),
         group_words: Vec::new(),
         groups_dirty: true,
+        node_order,
     };
     let mut src = Sources {
         poll,
@@ -1495,6 +1515,7 @@ fn snapshot(cluster: &Cluster, daemon: &Daemon) -> crate::api::Snapshot {
             peer_holds: cluster.peer_holds(),
             transitions: daemon.transitions.clone(),
             fencing: daemon.fence_views(),
+            node_order: daemon.node_order.clone(),
         },
     )
 }
@@ -1510,6 +1531,7 @@ fn serve_client(
 ) {
     use crate::api::{ErrorKind, Request, Response};
     use crate::sys::api_socket::ConnEvent;
+    use crate::sys::status::WaitKind;
     let now = daemon.now;
     let Some(c) = daemon.clients.get_mut(&id) else {
         return;
@@ -1517,63 +1539,52 @@ fn serve_client(
     if c.answered || c.wait.is_some() {
         return; // writable, or the peer closing while it waits: flush_clients handles it
     }
-    let err = |kind: ErrorKind, detail: String| Response::Error { kind, detail };
+    let error = |kind: ErrorKind, detail: &str| {
+        Some(Response::Error {
+            kind,
+            detail: detail.to_string(),
+        })
+    };
+    // `None`: nothing to send (closed); a query is answered from the snapshot below.
     let resp = match c.conn.read_request() {
         Ok(ConnEvent::Pending) => return,
-        Ok(ConnEvent::Closed) | Err(_) => {
-            c.answered = true;
-            c.deadline = now + CLIENT_IO_LIMIT;
-            return;
-        }
-        Ok(ConnEvent::Refused) => err(ErrorKind::Refused, "apiauth".to_string()),
-        Ok(ConnEvent::Bad(e)) => err(ErrorKind::BadRequest, e.to_string()),
-        Ok(ConnEvent::Request(req)) => match req {
-            Request::Standby { hold, wait } | Request::Takeover { hold, wait } => {
-                let standby = matches!(req, Request::Standby { .. });
-                let command = if standby {
-                    let set = match hold {
-                        crate::api::Hold::All => Hold::ALL,
-                        crate::api::Hold::Local => Hold::LOCAL,
-                        // hb_standby sends failback as foreign (§8.4).
-                        crate::api::Hold::Foreign | crate::api::Hold::Failback => Hold::FOREIGN,
-                    };
-                    Command::Standby(set)
-                } else {
-                    Command::Takeover(hold.as_str().to_string())
-                };
-                inputs.push(Input::Command(command));
-                if wait {
-                    c.wait = Some(Waiter {
-                        kind: if standby {
-                            crate::sys::status::WaitKind::Standby
-                        } else {
-                            crate::sys::status::WaitKind::Takeover
-                        },
-                        started: false,
-                        deadline: now + WAIT_START_LIMIT,
-                    });
-                    return;
-                }
-                Response::Accepted
-            }
-            query => {
-                let s = snap.get_or_insert_with(|| snapshot(cluster, daemon));
-                let resp = crate::api::answer(s, &query);
-                match daemon.clients.get_mut(&id) {
-                    Some(c) => {
-                        c.conn.queue(&resp);
-                        c.answered = true;
-                        c.deadline = now + CLIENT_IO_LIMIT;
-                    }
-                    None => return,
-                }
+        Ok(ConnEvent::Closed) | Err(_) => None,
+        Ok(ConnEvent::Refused) => error(ErrorKind::Refused, "not allowed by apiauth anon"),
+        Ok(ConnEvent::Bad(e)) => error(ErrorKind::BadRequest, &e.to_string()),
+        Ok(ConnEvent::Request(Request::Standby { hold, wait })) => {
+            let set = match hold {
+                crate::api::Hold::All => Hold::ALL,
+                crate::api::Hold::Local => Hold::LOCAL,
+                // hb_standby sends failback as foreign (§8.4).
+                crate::api::Hold::Foreign | crate::api::Hold::Failback => Hold::FOREIGN,
+            };
+            inputs.push(Input::Command(Command::Standby(set)));
+            if wait {
+                c.wait = Some(Waiter::new(WaitKind::Standby, now));
                 return;
             }
-        },
+            Some(Response::Accepted)
+        }
+        Ok(ConnEvent::Request(Request::Takeover { hold, wait })) => {
+            inputs.push(Input::Command(Command::Takeover(hold.as_str().to_string())));
+            if wait {
+                c.wait = Some(Waiter::new(WaitKind::Takeover, now));
+                return;
+            }
+            Some(Response::Accepted)
+        }
+        Ok(ConnEvent::Request(query)) => {
+            let s = snap.get_or_insert_with(|| snapshot(cluster, daemon));
+            Some(crate::api::answer(s, &query))
+        }
     };
-    c.conn.queue(&resp);
-    c.answered = true;
-    c.deadline = now + CLIENT_IO_LIMIT;
+    if let Some(c) = daemon.clients.get_mut(&id) {
+        if let Some(resp) = resp {
+            c.conn.queue(&resp);
+        }
+        c.answered = true;
+        c.deadline = now + CLIENT_IO_LIMIT;
+    }
 }
 
 /// Waiting tools whose request never started get `timed-out`; a client that neither

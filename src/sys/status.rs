@@ -54,15 +54,46 @@ pub struct EdgeFacts {
     pub transitions: Vec<Option<Transition>>,
     /// Fencing requests (see [`crate::sys::event_loop`]'s tracking of `Action::Fence`).
     pub fencing: Vec<FenceView>,
+    /// Node names (normal and ping) in the order heartbeat lists them ([`listing_order`]);
+    /// nodes not named here follow in the core's order.
+    pub node_order: Vec<String>,
+}
+
+/// The order heartbeat's `cl_status listnodes` prints: the reverse of the `node` and
+/// `ping`/`ping_group` declarations in ha.cf (fixture cl_status/node1-active: `ping
+/// 192.0.2.254`, `node node1`, `node node2` list as node2, node1, 192.0.2.254).
+pub fn listing_order(ha_cf: &crate::config::ha_cf::HaCf) -> Vec<String> {
+    let mut decl: Vec<(usize, String)> = ha_cf
+        .nodes
+        .iter()
+        .map(|n| (n.pos.line, n.value.to_string()))
+        .chain(
+            ha_cf
+                .ping_nodes
+                .iter()
+                .map(|p| (p.pos.line, p.value.name.clone())),
+        )
+        .collect();
+    // Stable: several names on one line keep their order before the whole is reversed.
+    decl.sort_by_key(|(line, _)| *line);
+    decl.into_iter().rev().map(|(_, n)| n).collect()
 }
 
 /// The snapshot the tools see. `hbversion` reads heartbeat's full version string, as the
 /// fixtures show (`3.0.6 (node: …)`), whatever the configuration layer recorded.
 pub fn snapshot(st: &StatusView, cfg: &Config, facts: EdgeFacts) -> Snapshot {
     let me = st.me.as_str();
-    let nodes = st
-        .nodes
-        .iter()
+    let rank = |name: &str| {
+        facts
+            .node_order
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .unwrap_or(usize::MAX)
+    };
+    let mut ordered: Vec<&crate::cluster::NodeView> = st.nodes.iter().collect();
+    ordered.sort_by_key(|n| rank(n.name.as_str()));
+    let nodes = ordered
+        .into_iter()
         .map(|n| api::NodeView {
             name: n.name.to_string(),
             kind: if n.is_ping {
@@ -291,6 +322,16 @@ mod tests {
             wait_event(k, &me, &Notice::StandbyFluxOther(nn("node2"))),
             Some(WaitEvent::Finished(Outcome::Declined, _))
         ));
+    }
+
+    #[test]
+    fn heartbeat_lists_nodes_in_reverse_declaration_order() {
+        let text = "bcast eth0\nping 192.0.2.254\nnode node1\nnode node2\n";
+        let cf = crate::config::ha_cf::parse(text, std::path::Path::new("/etc/ha.d/ha.cf"));
+        assert_eq!(listing_order(&cf), ["node2", "node1", "192.0.2.254"]);
+        let text = "node a b\nping gw\n";
+        let cf = crate::config::ha_cf::parse(text, std::path::Path::new("/etc/ha.d/ha.cf"));
+        assert_eq!(listing_order(&cf), ["gw", "b", "a"]);
     }
 
     #[test]
