@@ -2,9 +2,9 @@
 //! hostile payloads are rejected with typed errors, never a panic.
 
 use heartbeat_rs::api::{
-    self, ClientStatus, DecodeError, ErrorKind, FenceResult, FenceView, GroupView, Hold,
-    LinkStatus, LinkView, MAX_FRAME, NodeStatus, NodeType, NodeView, Outcome, Request, Response,
-    RscHold, Snapshot, Transition,
+    self, ClientStatus, DecodeError, DeviceRun, ErrorKind, FenceResult, FenceView, FenceWant,
+    GroupView, GuardView, Hold, IpfailGiveup, IpfailView, LinkStatus, LinkView, MAX_FRAME,
+    NodeStatus, NodeType, NodeView, Outcome, Request, Response, RscHold, Snapshot, Transition,
 };
 use proptest::prelude::*;
 
@@ -52,9 +52,11 @@ fn sample() -> Snapshot {
         fencing: vec![
             FenceView {
                 node: "node2".into(),
-                device: "fence_virsh".into(),
-                in_progress: true,
-                needs_operator: false,
+                device: Some("fence_virsh".into()),
+                device_run: DeviceRun::Idle,
+                want: FenceWant::Retry {
+                    next_attempt_unix: 1_700_000_006,
+                },
                 attempts: 3,
                 last: Some(FenceResult {
                     ok: false,
@@ -63,13 +65,35 @@ fn sample() -> Snapshot {
             },
             FenceView {
                 node: "node\t3".into(),
-                device: "Meatware STONITH device".into(),
-                in_progress: false,
-                needs_operator: true,
+                device: Some("Meatware STONITH device".into()),
+                device_run: DeviceRun::WaitingForOperator,
+                want: FenceWant::Attempt,
+                attempts: 1,
+                last: None,
+            },
+            FenceView {
+                node: "node4".into(),
+                device: None,
+                device_run: DeviceRun::Idle,
+                want: FenceWant::RaceDelay {
+                    first_attempt_unix: 1_700_000_015,
+                },
                 attempts: 0,
                 last: None,
             },
         ],
+        guard: GuardView {
+            isolated: true,
+            ping_visible: 0,
+            ping_total: 2,
+            ipfail: Some(IpfailView {
+                peer_ping_visible: Some(2),
+                giveup: Some(IpfailGiveup {
+                    hold: RscHold::All,
+                    at_unix: 1_700_000_004,
+                }),
+            }),
+        },
         taken_unix: 42,
     }
 }
@@ -161,26 +185,26 @@ fn hostile_payloads_get_typed_errors() {
     let cases: &[(&[u8], Check)] = &[
         (b"", |e| *e == DecodeError::Empty),
         (b"\xff\xfe", |e| *e == DecodeError::NotUtf8),
-        (b"hbapi/2\nstatus\n", |e| {
+        (b"hbapi/1\nstatus\n", |e| {
             matches!(e, DecodeError::WrongProtocol(_))
         }),
-        (b"hbapi/1\n", |e| *e == DecodeError::Empty),
-        (b"hbapi/1\nstatus\nstatus\n", |e| {
+        (b"hbapi/2\n", |e| *e == DecodeError::Empty),
+        (b"hbapi/2\nstatus\nstatus\n", |e| {
             matches!(e, DecodeError::BadRecord { .. })
         }),
-        (b"hbapi/1\nreboot\n", |e| {
+        (b"hbapi/2\nreboot\n", |e| {
             matches!(e, DecodeError::UnknownRecord(_))
         }),
-        (b"hbapi/1\nnodestatus\ta\\x\n", |e| {
+        (b"hbapi/2\nnodestatus\ta\\x\n", |e| {
             matches!(e, DecodeError::BadEscape { line: 2 })
         }),
-        (b"hbapi/1\nstandby\tsome\t1\n", |e| {
+        (b"hbapi/2\nstandby\tsome\t1\n", |e| {
             matches!(e, DecodeError::BadRecord { .. })
         }),
-        (b"hbapi/1\nstandby\tall\tyes\n", |e| {
+        (b"hbapi/2\nstandby\tall\tyes\n", |e| {
             matches!(e, DecodeError::BadRecord { .. })
         }),
-        (b"hbapi/1\nclientstatus\tn\tc\t-1\n", |e| {
+        (b"hbapi/2\nclientstatus\tn\tc\t-1\n", |e| {
             matches!(e, DecodeError::BadRecord { .. })
         }),
     ];
@@ -188,11 +212,33 @@ fn hostile_payloads_get_typed_errors() {
         let e = api::decode_request(payload).unwrap_err();
         assert!(ok(&e), "{payload:?} gave {e:?}");
     }
-    let bad_snapshot = b"hbapi/1\nsnapshot\t1\nlink\teth0\tup\n";
+    let bad_snapshot = b"hbapi/2\nsnapshot\t1\nlink\teth0\tup\n";
     assert!(matches!(
         api::decode_response(bad_snapshot),
         Err(DecodeError::BadRecord { .. })
     ));
+    // Fence and guard records admit no contradictory combinations.
+    for rec in [
+        "fence\tn\t0\tdev\tidle\tsettled\t\t0\t\t", // no device, yet a name
+        "fence\tn\t1\td\tidle\tsettled\t5\t0\t\t",  // settled with a next attempt
+        "fence\tn\t1\td\tidle\tretry\t\t0\t\t",     // a retry without its time
+        "fence\tn\t1\td\tidle\tattempt\t\t0\t\t5",  // a time without a result
+        "fence\tn\t1\td\tidle\tattempt\t\t0\tok\t", // a result without its time
+        "fence\tn\t1\td\tbusy\tattempt\t\t0\t\t",   // unknown device state
+        "fence\tn\t1\td\tidle\tsettled\t\t0\t\t\textra",
+        "guard\t0\t1\t1\t0\t2\t\t",    // ipfail off, yet a peer count
+        "guard\t0\t1\t1\t0\t\tall\t5", // ipfail off, yet a hand-over
+        "guard\t0\t1\t1\t1\t\tall\t",  // a hand-over without its time
+        "guard\t0\t1\t1\t1\t\ttransition\t5", // not a set of resources
+        "guard\t2\t1\t1\t1\t\t\t",
+        "guard\t0\t1\t1\t0\t\t\t\nguard\t0\t1\t1\t0\t\t\t", // twice
+    ] {
+        let payload = format!("hbapi/2\nsnapshot\t1\n{rec}\n");
+        assert!(
+            api::decode_response(payload.as_bytes()).is_err(),
+            "{rec:?} was accepted"
+        );
+    }
 }
 
 #[test]
@@ -239,26 +285,135 @@ fn answers_follow_the_snapshot() {
 #[test]
 fn json_rendering_is_versioned_escaped_and_complete() {
     let j = api::json::render(&sample());
-    assert!(j.starts_with("{\"schema\":\"heartbeat-rs/status\",\"schema_version\":1,"));
     assert!(j.contains("\"name\":\"node\\t2\\\\x\\n\""), "{j}");
     assert!(j.contains("\"holder\":null"));
     assert!(j.contains("\"last_transition\":{\"cause\":\"node1 dead\",\"at\":1700000000}"));
     assert!(j.contains("\"parameters\":{\"keepalive\":\"1\",\"empty\":\"\"}"));
     assert!(j.contains("\"clients\":{\"ipfail\":\"join\"}"));
+    assert!(j.starts_with("{\"schema\":\"heartbeat-rs/status\",\"schema_version\":2,"));
     assert!(
         j.contains(
             "\"fencing\":[{\"node\":\"node2\",\"device\":\"fence_virsh\",\"in_progress\":true,\
-             \"needs_operator\":false,\"attempts\":3,\"last_result\":{\"ok\":false,\"at\":1700000001}},"
+             \"state\":\"retry\",\"next_attempt\":1700000006,\"device_run\":\"idle\",\
+             \"attempts\":3,\"last_result\":{\"ok\":false,\"at\":1700000001}},"
         ),
         "{j}"
     );
-    assert!(j.contains("\"attempts\":0,\"last_result\":null}]"), "{j}");
+    assert!(
+        j.contains(
+            "\"in_progress\":true,\"state\":\"attempt\",\"next_attempt\":null,\
+             \"device_run\":\"operator\",\"attempts\":1,\"last_result\":null}"
+        ),
+        "{j}"
+    );
+    assert!(
+        j.contains(
+            "{\"node\":\"node4\",\"device\":null,\"in_progress\":true,\
+             \"state\":\"race_delay\",\"next_attempt\":1700000015,\"device_run\":\"idle\",\
+             \"attempts\":0,\"last_result\":null}],"
+        ),
+        "{j}"
+    );
+    assert!(
+        j.contains(
+            "\"guard\":{\"isolated\":true,\"ping_visible\":0,\"ping_total\":2,\
+             \"ipfail\":{\"peer_ping_visible\":2,\"giveup\":{\"hold\":\"all\",\"at\":1700000004}}},\
+             \"clients\""
+        ),
+        "{j}"
+    );
+    let quiet = api::json::render(&Snapshot::default());
+    assert!(
+        quiet.contains(
+            "\"fencing\":[],\"guard\":{\"isolated\":false,\"ping_visible\":0,\
+             \"ping_total\":0,\"ipfail\":null},"
+        ),
+        "{quiet}"
+    );
     // Balanced and no raw control characters: a cheap structural check.
     assert_eq!(j.matches('{').count(), j.matches('}').count());
     assert!(!j.chars().any(|c| (c as u32) < 0x20));
 }
 
+fn fence_view() -> impl Strategy<Value = FenceView> {
+    let want = prop_oneof![
+        Just(FenceWant::Settled),
+        Just(FenceWant::Attempt),
+        any::<u64>().prop_map(|t| FenceWant::RaceDelay {
+            first_attempt_unix: t
+        }),
+        any::<u64>().prop_map(|t| FenceWant::Retry {
+            next_attempt_unix: t
+        }),
+    ];
+    let run = prop_oneof![
+        Just(DeviceRun::Idle),
+        Just(DeviceRun::Running),
+        Just(DeviceRun::WaitingForOperator),
+    ];
+    let last = proptest::option::of(
+        (any::<bool>(), any::<u64>()).prop_map(|(ok, at_unix)| FenceResult { ok, at_unix }),
+    );
+    (
+        ".*",
+        proptest::option::of(".*"),
+        run,
+        want,
+        any::<u32>(),
+        last,
+    )
+        .prop_map(
+            |(node, device, device_run, want, attempts, last)| FenceView {
+                node,
+                device,
+                device_run,
+                want,
+                attempts,
+                last,
+            },
+        )
+}
+
+fn guard_view() -> impl Strategy<Value = GuardView> {
+    let hold = prop_oneof![
+        Just(RscHold::None),
+        Just(RscHold::Local),
+        Just(RscHold::Foreign),
+        Just(RscHold::All),
+    ];
+    let giveup = proptest::option::of(
+        (hold, any::<u64>()).prop_map(|(hold, at_unix)| IpfailGiveup { hold, at_unix }),
+    );
+    let ipfail = proptest::option::of((proptest::option::of(any::<u64>()), giveup).prop_map(
+        |(peer_ping_visible, giveup)| IpfailView {
+            peer_ping_visible,
+            giveup,
+        },
+    ));
+    (any::<bool>(), any::<u64>(), any::<u64>(), ipfail).prop_map(
+        |(isolated, ping_visible, ping_total, ipfail)| GuardView {
+            isolated,
+            ping_visible,
+            ping_total,
+            ipfail,
+        },
+    )
+}
+
 proptest! {
+    #[test]
+    fn fencing_and_guard_round_trip(
+        fencing in proptest::collection::vec(fence_view(), 0..4),
+        guard in guard_view(),
+    ) {
+        let snap = Snapshot { fencing, guard, ..sample() };
+        // Whatever it holds, the JSON stays on one line.
+        prop_assert!(!api::json::render(&snap).chars().any(|c| (c as u32) < 0x20));
+        let resp = Response::Snapshot(Box::new(snap));
+        let text = api::encode_response(&resp);
+        prop_assert_eq!(api::decode_response(text.as_bytes()).unwrap(), resp);
+    }
+
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = api::decode_request(&bytes);

@@ -27,4 +27,6 @@ fn the_snapshot_seed_decodes() {
         panic!("not a snapshot")
     };
     assert_eq!((s.nodes.len(), s.groups.len()), (2, 2));
+    assert_eq!(s.fencing.len(), 3, "fence records");
+    assert!(s.guard.isolated && s.guard.ipfail.is_some(), "guard record");
 }

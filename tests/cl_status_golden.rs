@@ -154,6 +154,7 @@ fn snapshot(local: &str, peer_dead: bool, rsc: RscHold) -> Snapshot {
         clients: vec![("cl_status".into(), ClientStatus::Offline)],
         groups: Vec::new(),
         fencing: Vec::new(),
+        guard: Default::default(),
         taken_unix: 0,
     }
 }

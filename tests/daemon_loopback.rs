@@ -525,7 +525,11 @@ fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
     let json =
         String::from_utf8_lossy(&n1.tool("cl_status", &["summary", "--json"]).stdout).into_owned();
     assert!(
-        json.contains("\"fencing\":[{\"node\":\"n2\",\"device\":\"fence_fake\",\"in_progress\":false,\"needs_operator\":false,\"attempts\":0,\"last_result\":{\"ok\":true,"),
+        json.contains(
+            "\"fencing\":[{\"node\":\"n2\",\"device\":\"fence_fake\",\"in_progress\":false,\
+             \"state\":\"settled\",\"next_attempt\":null,\"device_run\":\"idle\",\
+             \"attempts\":2,\"last_result\":{\"ok\":true,"
+        ),
         "{json}"
     );
     n1.stop_with_k();

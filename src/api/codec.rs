@@ -1,8 +1,9 @@
 //! Frames and the text encoding of requests and responses.
 
 use super::snapshot::{
-    ClientStatus, FenceResult, FenceView, GroupView, LinkStatus, LinkView, NodeStatus, NodeType,
-    NodeView, RscHold, Snapshot, Transition,
+    ClientStatus, DeviceRun, FenceResult, FenceView, FenceWant, GroupView, GuardView, IpfailGiveup,
+    IpfailView, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, RscHold, Snapshot,
+    Transition,
 };
 use super::{ErrorKind, Hold, Outcome, PROTOCOL, Request, Response};
 
@@ -271,26 +272,51 @@ fn encode_snapshot(s: &Snapshot, o: &mut String) {
             &[&g.owner, &g.resources, holder, &g.state, cause, &at],
         );
     }
+    let flag = |b: bool| if b { "1" } else { "0" };
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for fv in &s.fencing {
-        let flag = |b: bool| if b { "1" } else { "0" };
         let (last, at) = match &fv.last {
             Some(r) => (if r.ok { "ok" } else { "failed" }, r.at_unix.to_string()),
             None => ("", String::new()),
+        };
+        let want = match fv.want {
+            FenceWant::Settled => "settled",
+            FenceWant::Attempt => "attempt",
+            FenceWant::RaceDelay { .. } => "race_delay",
+            FenceWant::Retry { .. } => "retry",
         };
         record(
             o,
             "fence",
             &[
                 &fv.node,
-                &fv.device,
-                flag(fv.in_progress),
-                flag(fv.needs_operator),
+                flag(fv.device.is_some()),
+                fv.device.as_deref().unwrap_or(""),
+                fv.device_run.as_str(),
+                want,
+                &opt(fv.want.next_attempt_unix()),
                 &fv.attempts.to_string(),
                 last,
                 &at,
             ],
         );
     }
+    let g = &s.guard;
+    let ipfail = g.ipfail.unwrap_or_default();
+    let giveup = ipfail.giveup;
+    record(
+        o,
+        "guard",
+        &[
+            flag(g.isolated),
+            &g.ping_visible.to_string(),
+            &g.ping_total.to_string(),
+            flag(g.ipfail.is_some()),
+            &opt(ipfail.peer_ping_visible),
+            giveup.map_or("", |h| h.hold.as_str()),
+            &opt(giveup.map(|h| h.at_unix)),
+        ],
+    );
 }
 
 pub fn decode_response(payload: &[u8]) -> Result<Response, DecodeError> {
@@ -307,7 +333,14 @@ pub fn decode_response(payload: &[u8]) -> Result<Response, DecodeError> {
                 taken_unix: taken.parse().map_err(|_| bad(line, "time"))?,
                 ..Snapshot::default()
             };
+            let mut guard_seen = false;
             for (line, fields) in recs.iter().skip(1) {
+                if fields.first().is_some_and(|t| t == "guard") {
+                    if guard_seen {
+                        return Err(bad(*line, "second guard"));
+                    }
+                    guard_seen = true;
+                }
                 decode_snapshot_record(&mut s, *line, fields)?;
             }
             return Ok(Response::Snapshot(Box::new(s)));
@@ -373,27 +406,80 @@ fn decode_snapshot_record(s: &mut Snapshot, line: usize, f: &[String]) -> Result
                 })
             },
         }),
-        ["fence", node, device, running, operator, attempts, last, at] => {
-            let flag = |v: &str, what| match v {
-                "0" => Ok(false),
-                "1" => Ok(true),
-                _ => Err(bad(line, what)),
+        [
+            "fence",
+            node,
+            has_device,
+            device,
+            run,
+            want,
+            next,
+            attempts,
+            last,
+            at,
+        ] => {
+            let num = |v: &str, what| v.parse::<u64>().map_err(|_| bad(line, what));
+            let device = match (flag(has_device, line)?, *device) {
+                (true, d) => Some(d.to_string()),
+                (false, "") => None,
+                (false, _) => return Err(bad(line, "fence device")),
+            };
+            let want = match (*want, *next) {
+                ("settled", "") => FenceWant::Settled,
+                ("attempt", "") => FenceWant::Attempt,
+                ("race_delay", t) => FenceWant::RaceDelay {
+                    first_attempt_unix: num(t, "fence next attempt")?,
+                },
+                ("retry", t) => FenceWant::Retry {
+                    next_attempt_unix: num(t, "fence next attempt")?,
+                },
+                _ => return Err(bad(line, "fence want")),
             };
             s.fencing.push(FenceView {
                 node: node.to_string(),
-                device: device.to_string(),
-                in_progress: flag(running, "fence running")?,
-                needs_operator: flag(operator, "fence operator")?,
+                device,
+                device_run: DeviceRun::parse(run).ok_or(bad(line, "fence device run"))?,
+                want,
                 attempts: attempts.parse().map_err(|_| bad(line, "fence attempts"))?,
-                last: match *last {
-                    "" => None,
-                    "ok" | "failed" => Some(FenceResult {
+                last: match (*last, *at) {
+                    ("", "") => None,
+                    ("ok" | "failed", at) => Some(FenceResult {
                         ok: *last == "ok",
-                        at_unix: at.parse().map_err(|_| bad(line, "time"))?,
+                        at_unix: num(at, "time")?,
                     }),
                     _ => return Err(bad(line, "fence result")),
                 },
             });
+        }
+        ["guard", isolated, visible, total, ipfail, peer, hold, at] => {
+            let num = |v: &str, what| v.parse::<u64>().map_err(|_| bad(line, what));
+            let giveup = match (*hold, *at) {
+                ("", "") => None,
+                (h, t) => Some(IpfailGiveup {
+                    hold: match RscHold::parse(h) {
+                        Some(RscHold::Transition) | None => return Err(bad(line, "giveup hold")),
+                        Some(h) => h,
+                    },
+                    at_unix: num(t, "time")?,
+                }),
+            };
+            let peer_ping_visible = match *peer {
+                "" => None,
+                p => Some(num(p, "peer ping count")?),
+            };
+            s.guard = GuardView {
+                isolated: flag(isolated, line)?,
+                ping_visible: num(visible, "ping count")?,
+                ping_total: num(total, "ping count")?,
+                ipfail: match flag(ipfail, line)? {
+                    true => Some(IpfailView {
+                        peer_ping_visible,
+                        giveup,
+                    }),
+                    false if peer_ping_visible.is_none() && giveup.is_none() => None,
+                    false => return Err(bad(line, "ipfail off")),
+                },
+            };
         }
         [tag, ..] => return Err(DecodeError::UnknownRecord(tag.chars().take(40).collect())),
         [] => return Err(DecodeError::Empty),

@@ -2,10 +2,12 @@
 //! (no serde). Schema: docs/administration.md. Keys are emitted in a fixed order so the
 //! output is stable for diffing.
 
-use super::snapshot::Snapshot;
+use super::snapshot::{FenceWant, Snapshot};
 
-/// Bumped on any incompatible change of the layout; additions keep the number.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+/// Bumped on any incompatible change of the layout; additions keep the number. 2: fencing
+/// entries show the core's state (`in_progress` now means "wanted, not yet succeeded",
+/// `attempts` counts since the node was declared dead, `device` may be null); `guard` added.
+pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// Appends `s` as a JSON string literal.
 fn string(out: &mut String, s: &str) {
@@ -22,6 +24,17 @@ fn string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+fn bool(out: &mut String, b: bool) {
+    out.push_str(if b { "true" } else { "false" });
+}
+
+fn number_or_null(out: &mut String, n: Option<u64>) {
+    match n {
+        Some(n) => out.push_str(&n.to_string()),
+        None => out.push_str("null"),
+    }
 }
 
 fn key(out: &mut String, first: &mut bool, k: &str) {
@@ -132,18 +145,33 @@ pub fn render(s: &Snapshot) -> String {
         key(&mut o, g, "node");
         string(&mut o, &fv.node);
         key(&mut o, g, "device");
-        string(&mut o, &fv.device);
+        match &fv.device {
+            Some(d) => string(&mut o, d),
+            None => o.push_str("null"),
+        }
         key(&mut o, g, "in_progress");
-        o.push_str(if fv.in_progress { "true" } else { "false" });
-        key(&mut o, g, "needs_operator");
-        o.push_str(if fv.needs_operator { "true" } else { "false" });
+        bool(&mut o, fv.want.in_progress());
+        key(&mut o, g, "state");
+        string(
+            &mut o,
+            match fv.want {
+                FenceWant::Settled => "settled",
+                FenceWant::Attempt => "attempt",
+                FenceWant::RaceDelay { .. } => "race_delay",
+                FenceWant::Retry { .. } => "retry",
+            },
+        );
+        key(&mut o, g, "next_attempt");
+        number_or_null(&mut o, fv.want.next_attempt_unix());
+        key(&mut o, g, "device_run");
+        string(&mut o, fv.device_run.as_str());
         key(&mut o, g, "attempts");
         o.push_str(&fv.attempts.to_string());
         key(&mut o, g, "last_result");
         match &fv.last {
             Some(r) => {
                 o.push_str("{\"ok\":");
-                o.push_str(if r.ok { "true" } else { "false" });
+                bool(&mut o, r.ok);
                 o.push_str(",\"at\":");
                 o.push_str(&r.at_unix.to_string());
                 o.push('}');
@@ -153,6 +181,38 @@ pub fn render(s: &Snapshot) -> String {
         o.push('}');
     }
     o.push(']');
+
+    key(&mut o, f, "guard");
+    let gv = &s.guard;
+    o.push('{');
+    let g = &mut true;
+    key(&mut o, g, "isolated");
+    bool(&mut o, gv.isolated);
+    key(&mut o, g, "ping_visible");
+    o.push_str(&gv.ping_visible.to_string());
+    key(&mut o, g, "ping_total");
+    o.push_str(&gv.ping_total.to_string());
+    key(&mut o, g, "ipfail");
+    match &gv.ipfail {
+        None => o.push_str("null"),
+        Some(i) => {
+            o.push_str("{\"peer_ping_visible\":");
+            number_or_null(&mut o, i.peer_ping_visible);
+            o.push_str(",\"giveup\":");
+            match &i.giveup {
+                None => o.push_str("null"),
+                Some(h) => {
+                    o.push_str("{\"hold\":");
+                    string(&mut o, h.hold.as_str());
+                    o.push_str(",\"at\":");
+                    o.push_str(&h.at_unix.to_string());
+                    o.push('}');
+                }
+            }
+            o.push('}');
+        }
+    }
+    o.push('}');
 
     key(&mut o, f, "clients");
     o.push('{');

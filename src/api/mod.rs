@@ -17,12 +17,13 @@ pub use codec::{
     frame, split_frame,
 };
 pub use snapshot::{
-    ClientStatus, FenceResult, FenceView, GroupView, HBVERSION, LinkStatus, LinkView, NodeStatus,
-    NodeType, NodeView, RscHold, Snapshot, Transition,
+    ClientStatus, DeviceRun, FenceResult, FenceView, FenceWant, GroupView, GuardView, HBVERSION,
+    IpfailGiveup, IpfailView, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, RscHold,
+    Snapshot, Transition,
 };
 
 /// First line of every payload; bumped on an incompatible change.
-pub const PROTOCOL: &str = "hbapi/1";
+pub const PROTOCOL: &str = "hbapi/2";
 
 /// Which resources a standby/takeover request is about (`hb_standby [all|foreign|local|failback]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -86,25 +86,100 @@ pub const HBVERSION: &str = "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b1
 /// How a finished fencing attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FenceResult {
+    /// `true`: the node was reset.
     pub ok: bool,
     /// Seconds since the Unix epoch (daemon wall clock).
     pub at_unix: u64,
 }
 
-/// Fencing of one node, as far as the daemon knows (only nodes fencing was asked for).
+word_enum!(
+    /// What the daemon's fencing edge is doing against a node right now.
+    DeviceRun { Idle => "idle", Running => "running", WaitingForOperator => "operator" }
+);
+
+/// Where the cluster core stands on fencing a node (it decides; the edge runs the device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FenceWant {
+    /// Nothing wanted: the last fence succeeded, or it was called off (the node came back or
+    /// restarted, or this node is isolated).
+    Settled,
+    /// An attempt is under way; the core waits for its result.
+    Attempt,
+    /// Waiting out the fence race delay; no attempt has started yet.
+    RaceDelay { first_attempt_unix: u64 },
+    /// The last attempt failed; the next one starts then (every 5 s, forever).
+    Retry { next_attempt_unix: u64 },
+}
+
+impl FenceWant {
+    /// A fence is wanted and has not succeeded yet.
+    pub fn in_progress(self) -> bool {
+        self != FenceWant::Settled
+    }
+
+    /// When the next attempt starts, if one is scheduled.
+    pub fn next_attempt_unix(self) -> Option<u64> {
+        match self {
+            FenceWant::RaceDelay {
+                first_attempt_unix: t,
+            }
+            | FenceWant::Retry {
+                next_attempt_unix: t,
+            } => Some(t),
+            FenceWant::Settled | FenceWant::Attempt => None,
+        }
+    }
+}
+
+/// Fencing of one node: every node the core decided to fence since the daemon started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FenceView {
     pub node: String,
-    /// The device id (`external/ipmi`, `fence_virsh`, `Meatware STONITH device`).
-    pub device: String,
-    /// An attempt is running now.
-    pub in_progress: bool,
-    /// The running attempt waits for an operator (`meatclient -c NODE`).
-    pub needs_operator: bool,
-    /// Attempts started since the last success (the core retries a failure every 5 s).
+    /// The device id (`external/ipmi`, `fence_virsh`, `Meatware STONITH device`); `None`
+    /// while no attempt was ever started (the first one waits out the race delay).
+    pub device: Option<String>,
+    /// The edge: is the device running against the node now?
+    pub device_run: DeviceRun,
+    /// The core: is a fence still wanted, and when is the next attempt?
+    pub want: FenceWant,
+    /// Attempts started since the node was last declared dead.
     pub attempts: u32,
     /// The last finished attempt, if any.
     pub last: Option<FenceResult>,
+}
+
+/// A pending built-in ipfail hand-over (a standby of `hold`, due at `at_unix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpfailGiveup {
+    pub hold: RscHold,
+    pub at_unix: u64,
+}
+
+/// Built-in ipfail, when it is on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpfailView {
+    /// The peer's ping node count as it last reported it.
+    pub peer_ping_visible: Option<u64>,
+    pub giveup: Option<IpfailGiveup>,
+}
+
+/// Isolation (tie-breaker with ping nodes, majority with 3+ nodes) and built-in ipfail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuardView {
+    /// This node sees itself cut off: it holds nothing and takes nothing over.
+    pub isolated: bool,
+    /// Ping nodes this node sees, of `ping_total` configured.
+    pub ping_visible: u64,
+    pub ping_total: u64,
+    /// `None`: built-in ipfail is off.
+    pub ipfail: Option<IpfailView>,
+}
+
+impl GuardView {
+    /// Nothing to tell beyond heartbeat's own output: no ping nodes, not isolated, no ipfail.
+    pub fn is_quiet(&self) -> bool {
+        !self.isolated && self.ping_total == 0 && self.ipfail.is_none()
+    }
 }
 
 /// Everything the tools can ask about.
@@ -124,6 +199,7 @@ pub struct Snapshot {
     pub groups: Vec<GroupView>,
     /// Fencing requests of this daemon's lifetime (empty when none was ever needed).
     pub fencing: Vec<FenceView>,
+    pub guard: GuardView,
     /// When the snapshot was taken, seconds since the Unix epoch.
     pub taken_unix: u64,
 }

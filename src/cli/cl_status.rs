@@ -6,7 +6,7 @@
 //! function the daemon uses, so the socket and the tool cannot disagree. [`main`] is the thin
 //! shell around it: fetch one snapshot over the control socket, print.
 
-use crate::api::{self, ErrorKind, NodeStatus, Request, Response, Snapshot};
+use crate::api::{self, DeviceRun, ErrorKind, FenceWant, NodeStatus, Request, Response, Snapshot};
 
 /// Exit codes of cl_status.
 pub const EXIT_OK: u8 = 0;
@@ -528,21 +528,85 @@ pub fn summary(snap: &Snapshot) -> String {
         s.push_str("\nFencing:\n");
     }
     for f in &snap.fencing {
-        let state = match (f.in_progress, f.needs_operator) {
-            (true, true) => format!("waiting for the operator: meatclient -c {}", f.node),
-            (true, false) => "in progress".to_string(),
-            (false, _) => "idle".to_string(),
-        };
-        s.push_str(&format!(
-            "  {} with {}: {state}, {} attempt(s) since the last success\n",
-            f.node, f.device, f.attempts
-        ));
+        s.push_str(&fence_line(f));
         if let Some(r) = &f.last {
             s.push_str(&format!(
                 "    last result: {} at {} (unix time)\n",
                 if r.ok { "reset" } else { "failed" },
                 r.at_unix
             ));
+        }
+    }
+    if !snap.guard.is_quiet() {
+        s.push_str(&guard_lines(&snap.guard));
+    }
+    s
+}
+
+/// One node's fencing: what runs now (the edge) and what the core waits for.
+fn fence_line(f: &api::FenceView) -> String {
+    let state = match (f.want, f.device_run) {
+        (_, DeviceRun::WaitingForOperator) => {
+            format!("waiting for the operator: meatclient -c {}", f.node)
+        }
+        (_, DeviceRun::Running) => "attempt running".to_string(),
+        (FenceWant::Attempt, DeviceRun::Idle) => "attempt starting".to_string(),
+        (FenceWant::RaceDelay { first_attempt_unix }, DeviceRun::Idle) => format!(
+            "waiting out the fence race delay, first attempt at {first_attempt_unix} (unix time)"
+        ),
+        (FenceWant::Retry { next_attempt_unix }, DeviceRun::Idle) => {
+            format!("failed, next attempt at {next_attempt_unix} (unix time)")
+        }
+        (FenceWant::Settled, DeviceRun::Idle) => "idle".to_string(),
+    };
+    let progress = if f.want.in_progress() {
+        "in progress: "
+    } else if f.device_run != DeviceRun::Idle {
+        // The core called the fence off while the device still runs.
+        "called off, "
+    } else {
+        ""
+    };
+    let device = f
+        .device
+        .as_deref()
+        .map(|d| format!(" with {d}"))
+        .unwrap_or_default();
+    format!(
+        "  {}{device}: {progress}{state}, {} attempt(s) since it was declared dead\n",
+        f.node, f.attempts
+    )
+}
+
+/// Isolation and built-in ipfail, shown when ping nodes, isolation or ipfail make it matter.
+fn guard_lines(g: &api::GuardView) -> String {
+    let mut s = String::from("\nIsolation:\n");
+    if g.isolated {
+        s.push_str(
+            "  ISOLATED: this node sees neither its peer nor any ping node (or, with three or \
+             more nodes, no majority); it holds no resources and takes nothing over\n",
+        );
+    } else {
+        s.push_str("  not isolated\n");
+    }
+    s.push_str(&format!(
+        "  ping nodes visible: {}/{}\n",
+        g.ping_visible, g.ping_total
+    ));
+    match &g.ipfail {
+        None => {}
+        Some(i) => {
+            let peer = i
+                .peer_ping_visible
+                .map_or("not reported yet".to_string(), |n| n.to_string());
+            s.push_str(&format!("  ipfail: on, peer sees ping nodes: {peer}\n"));
+            if let Some(h) = &i.giveup {
+                s.push_str(&format!(
+                    "  ipfail: handing over {} resources to the peer at {} (unix time)\n",
+                    h.hold.as_str(),
+                    h.at_unix
+                ));
+            }
         }
     }
     s

@@ -856,16 +856,16 @@ impl Daemon {
     }
 
     /// Fencing as status output shows it: every node fencing was asked for.
-    fn fence_views(&self) -> Vec<crate::api::FenceView> {
+    fn fence_views(&self) -> Vec<crate::sys::status::EdgeFence> {
         let pending = self.fencer.pending();
         self.fence_track
             .iter()
             .map(|(node, t)| {
                 let p = pending.iter().find(|p| p.node == *node);
-                crate::api::FenceView {
-                    node: node.to_string(),
+                crate::sys::status::EdgeFence {
+                    node: node.clone(),
                     device: p.map_or_else(|| t.device.clone(), |p| p.device.clone()),
-                    in_progress: p.is_some(),
+                    running: p.is_some(),
                     needs_operator: p.is_some_and(|p| p.needs_operator),
                     attempts: t.attempts,
                     last: t.last.clone(),
@@ -1512,6 +1512,7 @@ fn snapshot(cluster: &Cluster, daemon: &Daemon) -> crate::api::Snapshot {
         &daemon.cfg,
         crate::sys::status::EdgeFacts {
             taken_unix: clock::wall_secs(),
+            now: daemon.now,
             peer_holds: cluster.peer_holds(),
             transitions: daemon.transitions.clone(),
             fencing: daemon.fence_views(),

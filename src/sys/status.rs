@@ -6,11 +6,14 @@
 //! / `hb_takeover --wait` (the core already decided; this only reads what it said).
 
 use crate::api::{
-    self, ClientStatus, FenceView, GroupView, LinkStatus, LinkView, NodeType, Outcome, RscHold,
-    Snapshot, Transition,
+    self, ClientStatus, DeviceRun, FenceResult, FenceView, FenceWant, GroupView, LinkStatus,
+    LinkView, NodeType, Outcome, RscHold, Snapshot, Transition,
 };
-use crate::cluster::{GroupState, Hold, LinkState, NodeStatus, Notice, StatusView};
+use crate::cluster::{
+    self, GroupState, GuardView, Hold, LinkState, NodeStatus, Notice, StatusView,
+};
 use crate::config::{Config, NodeName};
+use crate::time::Instant;
 
 /// `cl_status rscstatus`: the core's `None` means "in transition".
 pub fn rsc_hold(h: Option<Hold>) -> RscHold {
@@ -44,16 +47,36 @@ fn node_status(s: NodeStatus) -> api::NodeStatus {
     }
 }
 
+/// What the edge knows about fencing one node (its record of `Action::Fence` and the
+/// fencer's running attempts); the core's `StatusView::fencing` says what is wanted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeFence {
+    pub node: NodeName,
+    /// The device of the running or last attempt.
+    pub device: String,
+    /// An attempt runs now.
+    pub running: bool,
+    /// The running attempt waits for `meatclient -c NODE`.
+    pub needs_operator: bool,
+    /// Attempts the edge started since the last success.
+    pub attempts: u32,
+    /// The last finished attempt, on the edge's wall clock.
+    pub last: Option<FenceResult>,
+}
+
 /// What the edge adds to the core's view.
 #[derive(Clone, Debug, Default)]
 pub struct EdgeFacts {
+    /// Wall clock and core clock read together: core `Instant`s are shown as Unix seconds
+    /// relative to this pair.
     pub taken_unix: u64,
+    pub now: Instant,
     /// What the peer reports holding, in its own terms (`Cluster::peer_holds`).
     pub peer_holds: Hold,
     /// Per haresources group (same index): its last transition as the edge saw it.
     pub transitions: Vec<Option<Transition>>,
     /// Fencing requests (see [`crate::sys::event_loop`]'s tracking of `Action::Fence`).
-    pub fencing: Vec<FenceView>,
+    pub fencing: Vec<EdgeFence>,
     /// Node names (normal and ping) in the order heartbeat lists them ([`listing_order`]);
     /// nodes not named here follow in the core's order.
     pub node_order: Vec<String>,
@@ -77,6 +100,99 @@ pub fn listing_order(ha_cf: &crate::config::ha_cf::HaCf) -> Vec<String> {
     // Stable: several names on one line keep their order before the whole is reversed.
     decl.sort_by_key(|(line, _)| *line);
     decl.into_iter().rev().map(|(_, n)| n).collect()
+}
+
+/// A core `Instant` as Unix seconds, given one moment on both clocks (rounded to the
+/// nearest second; saturating at the epoch).
+pub fn unix_secs(t: Instant, now: Instant, now_unix: u64) -> u64 {
+    let secs = |us: u64| us.saturating_add(500_000) / 1_000_000;
+    if t >= now {
+        now_unix.saturating_add(secs((t - now).as_micros()))
+    } else {
+        now_unix.saturating_sub(secs((now - t).as_micros()))
+    }
+}
+
+/// The core's fencing entries with the edge's facts beside them, in node order. The core's
+/// word counts (what is wanted, attempts, last result); the edge adds the device and
+/// whether it runs. A node only one side knows still appears: the core's during the race
+/// delay (no attempt started yet), the edge's only if the core has forgotten it.
+fn fencing_views(
+    core: &[cluster::FenceView],
+    edge: &[EdgeFence],
+    now: Instant,
+    now_unix: u64,
+) -> Vec<FenceView> {
+    let unix = |t: Instant| unix_secs(t, now, now_unix);
+    let mut nodes: Vec<&NodeName> = core.iter().map(|c| &c.node).collect();
+    nodes.extend(edge.iter().map(|e| &e.node));
+    nodes.sort();
+    nodes.dedup();
+    nodes
+        .into_iter()
+        .filter_map(|node| {
+            let c = core.iter().find(|c| c.node == *node);
+            let e = edge.iter().find(|e| e.node == *node);
+            let device_run = match e {
+                Some(e) if e.running && e.needs_operator => DeviceRun::WaitingForOperator,
+                Some(e) if e.running => DeviceRun::Running,
+                _ => DeviceRun::Idle,
+            };
+            let (want, attempts, last) = match (c, e) {
+                (Some(c), _) => {
+                    let want = match (c.in_progress, c.next_attempt) {
+                        (false, _) => FenceWant::Settled,
+                        (true, None) => FenceWant::Attempt,
+                        // The core counts an attempt when it starts: none yet means the
+                        // first one waits out the race delay.
+                        (true, Some(t)) if c.attempts == 0 => FenceWant::RaceDelay {
+                            first_attempt_unix: unix(t),
+                        },
+                        (true, Some(t)) => FenceWant::Retry {
+                            next_attempt_unix: unix(t),
+                        },
+                    };
+                    let last = c.last_result.map(|(ok, at)| FenceResult {
+                        ok,
+                        at_unix: unix(at),
+                    });
+                    (want, c.attempts, last)
+                }
+                (None, None) => return None,
+                (None, Some(e)) => {
+                    let want = if e.running {
+                        FenceWant::Attempt
+                    } else {
+                        FenceWant::Settled
+                    };
+                    (want, e.attempts, e.last.clone())
+                }
+            };
+            Some(FenceView {
+                node: node.to_string(),
+                device: e.map(|e| e.device.clone()),
+                device_run,
+                want,
+                attempts,
+                last,
+            })
+        })
+        .collect()
+}
+
+fn guard_view(g: &GuardView, now: Instant, now_unix: u64) -> api::GuardView {
+    api::GuardView {
+        isolated: g.isolated,
+        ping_visible: g.ping_visible,
+        ping_total: g.ping_total,
+        ipfail: g.ipfail.then(|| api::IpfailView {
+            peer_ping_visible: g.peer_ping_visible,
+            giveup: g.ipfail_giveup.map(|(hold, at)| api::IpfailGiveup {
+                hold: rsc_hold(Some(hold)),
+                at_unix: unix_secs(at, now, now_unix),
+            }),
+        }),
+    }
 }
 
 /// The snapshot the tools see. `hbversion` reads heartbeat's full version string, as the
@@ -179,7 +295,8 @@ pub fn snapshot(st: &StatusView, cfg: &Config, facts: EdgeFacts) -> Snapshot {
         // node1-active: `clientstatus node1 cl_status` → offline); no other API clients.
         clients: vec![("cl_status".to_string(), ClientStatus::Offline)],
         groups,
-        fencing: facts.fencing,
+        fencing: fencing_views(&st.fencing, &facts.fencing, facts.now, facts.taken_unix),
+        guard: guard_view(&st.guard, facts.now, facts.taken_unix),
         taken_unix: facts.taken_unix,
     }
 }
