@@ -3,7 +3,8 @@
 //! cover (`-m`, missing arguments, summary/--json).
 
 use heartbeat_rs::api::{
-    ErrorKind, GroupView, Hold, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, Outcome,
+    DeviceRun, ErrorKind, FenceResult, FenceView, FenceWant, GroupView, GuardView, Hold,
+    IpfailGiveup, IpfailView, LinkStatus, LinkView, NodeStatus, NodeType, NodeView, Outcome,
     Request, Response, RscHold, Snapshot, Transition,
 };
 use heartbeat_rs::cli::cl_status::{self, Daemon, Diag};
@@ -275,4 +276,124 @@ fn a_refusing_daemon_is_apparently_running() {
     assert_eq!((o.stdout.as_str(), o.code), ("", 1));
     let err = o.render_stderr("Jan  1 00:00:00", "h", 1);
     assert!(err.contains("ERROR: Cannot signon with heartbeat"), "{err}");
+}
+
+#[test]
+fn summary_shows_fencing_waits_and_isolation() {
+    let quiet = cl_status::summary(&snap());
+    assert!(
+        !quiet.contains("Fencing:") && !quiet.contains("Isolation:"),
+        "{quiet}"
+    );
+    let fence = |node: &str, device: Option<&str>, device_run, want, attempts, last| FenceView {
+        node: node.into(),
+        device: device.map(str::to_string),
+        device_run,
+        want,
+        attempts,
+        last,
+    };
+    let s = Snapshot {
+        fencing: vec![
+            fence(
+                "node2",
+                Some("fence_virsh"),
+                DeviceRun::Idle,
+                FenceWant::Retry {
+                    next_attempt_unix: 1006,
+                },
+                2,
+                Some(FenceResult {
+                    ok: false,
+                    at_unix: 1001,
+                }),
+            ),
+            fence(
+                "node3",
+                None,
+                DeviceRun::Idle,
+                FenceWant::RaceDelay {
+                    first_attempt_unix: 1015,
+                },
+                0,
+                None,
+            ),
+            fence(
+                "node4",
+                Some("Meatware STONITH device"),
+                DeviceRun::WaitingForOperator,
+                FenceWant::Attempt,
+                1,
+                None,
+            ),
+            fence(
+                "node5",
+                Some("external/ipmi"),
+                DeviceRun::Idle,
+                FenceWant::Settled,
+                1,
+                Some(FenceResult {
+                    ok: true,
+                    at_unix: 900,
+                }),
+            ),
+        ],
+        guard: GuardView {
+            isolated: true,
+            ping_visible: 0,
+            ping_total: 2,
+            ipfail: Some(IpfailView {
+                peer_ping_visible: Some(2),
+                giveup: Some(IpfailGiveup {
+                    hold: RscHold::All,
+                    at_unix: 1004,
+                }),
+            }),
+        },
+        ..snap()
+    };
+    let out = cl_status::summary(&s);
+    let tail = &out[out.find("\nFencing:").expect("fencing section")..];
+    assert_eq!(
+        tail,
+        "\nFencing:\n\
+         \x20 node2 with fence_virsh: in progress: failed, next attempt at 1006 (unix time), \
+         2 attempt(s) since it was declared dead\n\
+         \x20   last result: failed at 1001 (unix time)\n\
+         \x20 node3: in progress: waiting out the fence race delay, first attempt at 1015 \
+         (unix time), 0 attempt(s) since it was declared dead\n\
+         \x20 node4 with Meatware STONITH device: in progress: waiting for the operator: \
+         meatclient -c node4, 1 attempt(s) since it was declared dead\n\
+         \x20 node5 with external/ipmi: idle, 1 attempt(s) since it was declared dead\n\
+         \x20   last result: reset at 900 (unix time)\n\
+         \nIsolation:\n\
+         \x20 ISOLATED: this node sees neither its peer nor any ping node (or, with three or \
+         more nodes, no majority); it holds no resources and takes nothing over\n\
+         \x20 ping nodes visible: 0/2\n\
+         \x20 ipfail: on, peer sees ping nodes: 2\n\
+         \x20 ipfail: handing over all resources to the peer at 1004 (unix time)\n"
+    );
+    // Ping nodes alone make the section appear, calmly.
+    let s = Snapshot {
+        guard: GuardView {
+            ping_visible: 1,
+            ping_total: 1,
+            ..GuardView::default()
+        },
+        ..snap()
+    };
+    assert!(
+        cl_status::summary(&s)
+            .ends_with("\nIsolation:\n  not isolated\n  ping nodes visible: 1/1\n"),
+        "{}",
+        cl_status::summary(&s)
+    );
+    // The same through `summary --json`.
+    let j = cl_status::run(&["summary", "--json"], Daemon::Running(&s)).stdout;
+    assert!(
+        j.contains(
+            "\"guard\":{\"isolated\":false,\"ping_visible\":1,\"ping_total\":1,\"ipfail\":null}"
+        ),
+        "{j}"
+    );
 }

@@ -371,6 +371,262 @@ mod tests {
         NodeName::new(s)
     }
 
+    fn secs(s: u64) -> Instant {
+        Instant::from_micros(s * 1_000_000)
+    }
+
+    /// The core's status of node1 in a two-node cluster with one ping node and ipfail.
+    fn two_nodes() -> (StatusView, Config) {
+        use crate::config::resolve::{CheckOptions, StaticHost, from_texts};
+        let loaded = from_texts(
+            std::path::Path::new("/etc/ha.d"),
+            "node node1 node2\nbcast eth0\nping 192.0.2.254\nauto_failback on\n",
+            "node1 192.0.2.100\n",
+            "auth 1\n1 crc\n",
+            &StaticHost::named("node1"),
+            &CheckOptions::default(),
+        )
+        .expect("the test configuration is valid");
+        let st = StatusView {
+            me: nn("node1"),
+            comm_up: true,
+            nodes: Vec::new(),
+            rsc: Some(Hold::NONE),
+            groups: vec![GroupState::Stopped],
+            drops: [0; 9],
+            shutting_down: false,
+            fencing: Vec::new(),
+            guard: GuardView {
+                isolated: false,
+                ping_visible: 1,
+                ping_total: 1,
+                ipfail: false,
+                peer_ping_visible: None,
+                ipfail_giveup: None,
+            },
+        };
+        (st, loaded.config)
+    }
+
+    fn core_fence(node: &str) -> cluster::FenceView {
+        cluster::FenceView {
+            node: nn(node),
+            in_progress: false,
+            running: false,
+            next_attempt: None,
+            attempts: 0,
+            last_result: None,
+        }
+    }
+
+    fn edge_fence(node: &str) -> EdgeFence {
+        EdgeFence {
+            node: nn(node),
+            device: "fence_virsh".to_string(),
+            running: false,
+            needs_operator: false,
+            attempts: 0,
+            last: None,
+        }
+    }
+
+    #[test]
+    fn core_instants_become_unix_seconds_around_the_snapshot() {
+        let now = secs(100);
+        assert_eq!(unix_secs(now, now, 1_700_000_000), 1_700_000_000);
+        assert_eq!(unix_secs(secs(105), now, 1_700_000_000), 1_700_000_005);
+        assert_eq!(unix_secs(secs(40), now, 1_700_000_000), 1_699_999_940);
+        // Rounded to the nearest second, both ways.
+        let half = Instant::from_micros(100_600_000);
+        assert_eq!(unix_secs(half, now, 1_000), 1_001);
+        assert_eq!(unix_secs(secs(99), half, 1_000), 998);
+        // Never before the epoch, never wrapping.
+        assert_eq!(unix_secs(Instant::ZERO, now, 30), 0);
+        assert_eq!(unix_secs(secs(200), now, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn a_fence_only_the_core_knows_appears_with_its_race_delay() {
+        let (mut st, cfg) = two_nodes();
+        st.fencing = vec![cluster::FenceView {
+            in_progress: true,
+            next_attempt: Some(secs(115)),
+            ..core_fence("node2")
+        }];
+        let facts = EdgeFacts {
+            taken_unix: 1_700_000_000,
+            now: secs(100),
+            ..EdgeFacts::default()
+        };
+        let snap = snapshot(&st, &cfg, facts);
+        assert_eq!(
+            snap.fencing,
+            vec![FenceView {
+                node: "node2".to_string(),
+                device: None,
+                device_run: DeviceRun::Idle,
+                want: FenceWant::RaceDelay {
+                    first_attempt_unix: 1_700_000_015
+                },
+                attempts: 0,
+                last: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn core_and_edge_entries_merge_per_node() {
+        let now = secs(100);
+        let core = [
+            // Failed twice, the third attempt is 3 s away.
+            cluster::FenceView {
+                in_progress: true,
+                next_attempt: Some(secs(103)),
+                attempts: 2,
+                last_result: Some((false, secs(98))),
+                ..core_fence("node2")
+            },
+            // Running now, the operator must confirm.
+            cluster::FenceView {
+                in_progress: true,
+                running: true,
+                attempts: 1,
+                ..core_fence("node3")
+            },
+            // Reset earlier.
+            cluster::FenceView {
+                attempts: 1,
+                last_result: Some((true, secs(50))),
+                ..core_fence("node4")
+            },
+        ];
+        let edge = [
+            EdgeFence {
+                attempts: 2,
+                last: Some(FenceResult {
+                    ok: false,
+                    at_unix: 999,
+                }),
+                ..edge_fence("node2")
+            },
+            EdgeFence {
+                device: "Meatware STONITH device".to_string(),
+                running: true,
+                needs_operator: true,
+                attempts: 1,
+                ..edge_fence("node3")
+            },
+            edge_fence("node4"),
+            // The core forgot it (cannot happen today): the edge's facts alone.
+            EdgeFence {
+                running: true,
+                attempts: 4,
+                ..edge_fence("node5")
+            },
+        ];
+        let v = fencing_views(&core, &edge, now, 1_000);
+        let got: Vec<_> = v
+            .iter()
+            .map(|f| {
+                (
+                    f.node.as_str(),
+                    f.device.as_deref(),
+                    f.device_run,
+                    f.want,
+                    f.attempts,
+                    f.last.clone(),
+                )
+            })
+            .collect();
+        let last = |ok, at_unix| Some(FenceResult { ok, at_unix });
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "node2",
+                    Some("fence_virsh"),
+                    DeviceRun::Idle,
+                    FenceWant::Retry {
+                        next_attempt_unix: 1_003
+                    },
+                    2,
+                    // The core's result, on the snapshot's clock.
+                    last(false, 998),
+                ),
+                (
+                    "node3",
+                    Some("Meatware STONITH device"),
+                    DeviceRun::WaitingForOperator,
+                    FenceWant::Attempt,
+                    1,
+                    None,
+                ),
+                (
+                    "node4",
+                    Some("fence_virsh"),
+                    DeviceRun::Idle,
+                    FenceWant::Settled,
+                    1,
+                    last(true, 950),
+                ),
+                (
+                    "node5",
+                    Some("fence_virsh"),
+                    DeviceRun::Running,
+                    FenceWant::Attempt,
+                    4,
+                    None,
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_guard_shows_isolation_and_ipfail() {
+        let (mut st, cfg) = two_nodes();
+        let facts = || EdgeFacts {
+            taken_unix: 1_700_000_000,
+            now: secs(100),
+            ..EdgeFacts::default()
+        };
+        let quiet = snapshot(&st, &cfg, facts()).guard;
+        assert_eq!(
+            quiet,
+            api::GuardView {
+                isolated: false,
+                ping_visible: 1,
+                ping_total: 1,
+                ipfail: None,
+            }
+        );
+        st.guard = GuardView {
+            isolated: true,
+            ping_visible: 0,
+            ping_total: 1,
+            ipfail: true,
+            peer_ping_visible: Some(1),
+            ipfail_giveup: Some((Hold::ALL, secs(102))),
+        };
+        assert_eq!(
+            snapshot(&st, &cfg, facts()).guard,
+            api::GuardView {
+                isolated: true,
+                ping_visible: 0,
+                ping_total: 1,
+                ipfail: Some(api::IpfailView {
+                    peer_ping_visible: Some(1),
+                    giveup: Some(api::IpfailGiveup {
+                        hold: RscHold::All,
+                        at_unix: 1_700_000_002,
+                    }),
+                }),
+            }
+        );
+        // With ipfail off, its leftovers are not shown.
+        st.guard.ipfail = false;
+        assert_eq!(snapshot(&st, &cfg, facts()).guard.ipfail, None);
+    }
+
     #[test]
     fn rscstatus_words() {
         assert_eq!(rsc_hold(None), RscHold::Transition);
