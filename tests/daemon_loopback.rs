@@ -657,7 +657,8 @@ fn meatware_waits_for_the_operator_then_the_peer_is_taken_over() {
     let summary = n1.cl_status(&["summary"]).1;
     assert!(
         summary.contains(
-            "n2 with Meatware STONITH device: waiting for the operator: meatclient -c n2"
+            "n2 with Meatware STONITH device: in progress: waiting for the operator: \
+             meatclient -c n2"
         ),
         "{summary}"
     );
