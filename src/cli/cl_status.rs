@@ -486,7 +486,8 @@ fn query(sub: &str, f: &Flags, snap: &Snapshot) -> Output {
 }
 
 /// `cl_status summary` (our addition): nodes, links, groups with holder, state and the last
-/// transition, for humans.
+/// transition, fencing, and isolation when ping nodes, isolation or ipfail make it matter
+/// (so a plain two-node cluster's summary is as before), for humans.
 pub fn summary(snap: &Snapshot) -> String {
     let mut s = format!(
         "heartbeat {} on {}: holding {} resources\n\nNodes:\n",
