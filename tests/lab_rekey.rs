@@ -3,10 +3,7 @@
 //! every packet captured afterwards must be signed with key 2 and nobody may be declared
 //! dead. Session: `scripts/lab-daemon-life BINARY rekey` (about 10 s).
 //!
-//! Not in `scripts/test`'s lab list yet: it asserts the reload that the event-loop branch
-//! makes live (until then the daemon logs that a restart is needed and keeps key 1, and this
-//! test fails with "0 of N packets signed with key 2"). Add `--test lab_rekey` there once
-//! that branch is merged.
+//! Run by `scripts/test` as root with the other lab suites.
 //!
 //!     cargo test --test lab_rekey -- --ignored --nocapture
 #![allow(clippy::disallowed_methods)] // runs the lab script
@@ -14,7 +11,7 @@
 use std::process::Command;
 
 #[test]
-#[ignore = "needs root and netlab, and the live authkeys reload; run with --ignored"]
+#[ignore = "needs root and netlab; run with --ignored"]
 fn sighup_with_new_authkeys_signs_with_the_new_key() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIP: the lab needs root");
