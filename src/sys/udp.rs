@@ -4,12 +4,14 @@
 //!
 //! Each medium is a send socket and a receive socket set up exactly as heartbeat's plugins
 //! do (socket options, bound device, destination); the receive socket is the one registered
-//! with mio. Receiving never filters on source address or port: authentication, in the
-//! core, is the only check. Heartbeat retries a busy bind up to 10 (mcast: 50) times a
+//! with mio. Receiving never filters on source address or port (authentication, in the
+//! core, is the only check), with one exception that changes nothing but cost: a bcast
+//! receive socket drops, in the kernel, the copies of our own broadcasts that the kernel
+//! loops back (the core would only verify them and drop them as from ourselves). Heartbeat retries a busy bind up to 10 (mcast: 50) times a
 //! second apart; here a failed bind is returned at once and the event loop decides whether
 //! to retry, so nothing in this module sleeps.
 
-// IP_MULTICAST_IF has no sockopt in nix.
+// IP_MULTICAST_IF and SO_ATTACH_FILTER have no sockopt in nix.
 #![allow(unsafe_code)]
 
 use std::fmt;
@@ -232,7 +234,7 @@ impl UdpLink {
     /// `bcast IFACE`: send to the interface's broadcast address from an unbound
     /// SO_BROADCAST|SO_DONTROUTE socket, receive on `0.0.0.0:port` bound to the device.
     pub fn bcast(iface: &str, port: u16) -> Result<UdpLink, UdpError> {
-        let (_, bcast) = iface_addrs(iface);
+        let (own, bcast) = iface_addrs(iface);
         let bcast = bcast.ok_or_else(|| UdpError::NoAddress {
             iface: iface.to_owned(),
             what: "broadcast",
@@ -245,6 +247,8 @@ impl UdpLink {
         setsockopt(&recv, sockopt::ReuseAddr, &true).map_err(sys(iface, "SO_REUSEADDR"))?;
         bind_to_device(&recv, iface)?;
         bind_v4(&recv, iface, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+        // Only an optimisation: without it our echoes reach the core, which drops them.
+        let _ = drop_own_echoes(&send, &recv, own);
         Ok(UdpLink::new(
             Kind::Bcast,
             iface,
@@ -545,6 +549,63 @@ fn set_multicast_if6(fd: &OwnedFd, index: u32) -> io::Result<()> {
     }
 }
 
+/// Gives `send` its ephemeral port now (what its first `sendto` would do) and attaches to
+/// `recv` a classic BPF filter that drops datagrams from `own`:that port, i.e. our own
+/// broadcasts looped back by the kernel: one wake-up and two `recvfrom` less per keepalive.
+fn drop_own_echoes(send: &OwnedFd, recv: &OwnedFd, own: Option<Ipv4Addr>) -> io::Result<()> {
+    let own = own.ok_or(io::ErrorKind::AddrNotAvailable)?;
+    bind(
+        send.as_raw_fd(),
+        &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+    )?;
+    let port = nix::sys::socket::getsockname::<SockaddrIn>(send.as_raw_fd())?.port();
+    attach_filter(recv, &echo_filter(own, port))
+}
+
+/// The program: accept unless IPv4 source == `own` and UDP source port == `port`. A UDP
+/// socket's filter sees the packet from the UDP header; the IP header is reached through
+/// the kernel's SKF_NET_OFF base.
+fn echo_filter(own: Ipv4Addr, port: u16) -> [libc::sock_filter; 6] {
+    const SKF_NET_OFF: i32 = -0x10_0000;
+    let op = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    use libc::{BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    [
+        op(BPF_LD | BPF_W | BPF_ABS, 0, 0, (SKF_NET_OFF + 12) as u32), // A = ip saddr
+        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, u32::from(own)),           // not us: accept
+        op(BPF_LD | BPF_H | BPF_ABS, 0, 0, 0),                         // A = udp sport
+        op(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, u32::from(port)),          // other port: accept
+        op(BPF_RET | BPF_K, 0, 0, 0),                                  // our echo: drop
+        op(BPF_RET | BPF_K, 0, 0, u32::MAX),                           // accept whole
+    ]
+}
+
+fn attach_filter(fd: &impl AsRawFd, prog: &[libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points at `prog`, alive for the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn set_multicast_if(fd: &OwnedFd, addr: Ipv4Addr) -> io::Result<()> {
     let inaddr = libc::in_addr {
         s_addr: u32::from(addr).to_be(),
@@ -739,6 +800,46 @@ mod tests {
         .join()
         .expect("namespace thread");
         assert_eq!(r, b"###\nm6,%%%\n");
+    }
+
+    #[test]
+    fn the_echo_filter_drops_only_our_own_address_and_send_port() {
+        let recv = UdpSocket::bind("127.0.0.1:0").unwrap();
+        recv.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let ours = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = ours.local_addr().unwrap().port();
+        attach_filter(&recv, &echo_filter(Ipv4Addr::LOCALHOST, port)).unwrap();
+        let to = recv.local_addr().unwrap();
+        ours.send_to(b"echo", to).unwrap();
+        other.send_to(b"peer", to).unwrap();
+        // Had the filter let ours through, it would be read first.
+        let mut buf = [0u8; 16];
+        let (n, from) = recv.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"peer"[..], other.local_addr().unwrap())
+        );
+        recv.set_nonblocking(true).unwrap();
+        assert!(
+            recv.recv_from(&mut buf).is_err(),
+            "our own datagram got through"
+        );
+    }
+
+    #[test]
+    fn the_echo_filter_keeps_another_address_with_our_port() {
+        let recv = UdpSocket::bind("127.0.0.1:0").unwrap();
+        recv.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sender.local_addr().unwrap().port();
+        attach_filter(&recv, &echo_filter(Ipv4Addr::new(192, 0, 2, 11), port)).unwrap();
+        sender.send_to(b"peer", recv.local_addr().unwrap()).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, _) = recv.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"peer");
     }
 
     #[test]
