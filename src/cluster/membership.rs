@@ -63,6 +63,9 @@ pub(super) struct Node {
     pub last_status_seq: u64,
     pub dt: Option<Duration>,
     pub rx_last: u64,
+    /// The medium that first delivered `rx_last`: its copy on another medium is the
+    /// cross-medium duplicate that proves that medium works (wire spec §6 step 7).
+    pub rx_last_from: Option<usize>,
     /// Missing sequence numbers → when to ask for them next.
     pub missing: BTreeMap<u64, Instant>,
     pub ack_trigger: u64,
@@ -117,6 +120,7 @@ impl Membership {
                 last_status_seq: 0,
                 dt: None,
                 rx_last: 0,
+                rx_last_from: None,
                 missing: BTreeMap::new(),
                 ack_trigger: rng.range(0, 9),
                 links: links(),
@@ -136,6 +140,7 @@ impl Membership {
                 last_status_seq: 0,
                 dt: None,
                 rx_last: 0,
+                rx_last_from: None,
                 missing: BTreeMap::new(),
                 ack_trigger: 0,
                 links: vec![Link {
@@ -566,6 +571,7 @@ impl Cluster {
         let mut in_order = false;
         if last == 0 || seq == last + 1 {
             node.rx_last = seq;
+            node.rx_last_from = Some(medium);
             in_order = true;
         } else if seq > last + 1 {
             let gap = seq - last - 1;
@@ -577,6 +583,7 @@ impl Cluster {
             )));
             let node = &mut self.mem.nodes[i];
             node.rx_last = seq;
+            node.rx_last_from = Some(medium);
             if gap > MAX_GAP {
                 node.missing.clear();
                 self.actions.push_back(Action::Notice(Notice::LostALot));
@@ -598,9 +605,15 @@ impl Cluster {
                 let n = node.name.clone();
                 self.notice(Notice::NoPktsMissing(n));
             }
+        } else if seq == last && node.rx_last_from.is_some_and(|m| m != medium) {
+            // The newest packet again, over another medium than the one that brought it:
+            // that medium works, so the link comes (back) up as in heartbeat. Without this a
+            // second medium whose copies always arrive second would never be seen up. Any
+            // other duplicate (an older seq, or the same medium again) may be a replay and
+            // only keeps an up link alive.
+            self.mark_link(i, medium);
+            return self.drop(DropReason::Replayed);
         } else {
-            // A duplicate (the same packet over another medium) keeps an up link alive but
-            // never revives a dead one: a replay must change nothing.
             self.refresh_link(i, medium);
             return self.drop(DropReason::Replayed);
         }
@@ -649,6 +662,7 @@ impl Cluster {
         let n = &mut self.mem.nodes[i];
         n.generation = generation;
         n.rx_last = 0;
+        n.rx_last_from = None;
         n.missing.clear();
         n.last_status_seq = 0;
         if known != 0 {

@@ -520,3 +520,89 @@ fn a_standby_done_from_an_earlier_episode_is_ignored() {
         "the episode's own done does: {acts:?}"
     );
 }
+
+#[test]
+fn the_newest_packet_over_a_second_medium_brings_that_link_up_but_a_replay_does_not() {
+    // wire spec §6 step 7: a duplicate marks its link alive. Only the newest packet's copy
+    // over another medium counts: an older seq, or the same medium again, may be a replay.
+    let mut cfg = cfg();
+    cfg.media = vec!["eth0".into(), "eth1".into()];
+    let boot = Boot {
+        generation: 7,
+        seed: 1,
+        wall_secs: 1000,
+        pid: 42,
+    };
+    let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    drain(&mut c);
+    let link_up = |acts: &[Action], medium: &str| {
+        acts.iter().any(|a| {
+            matches!(a, Action::Notice(Notice::LinkUp(node, link))
+                if node.as_str() == "node2" && link == medium)
+        })
+    };
+    let first = status(1, 3);
+    c.handle(
+        at(1),
+        Input::Datagram {
+            medium: 0,
+            bytes: first.clone(),
+        },
+    );
+    assert!(link_up(&drain(&mut c), "eth0"));
+    // The same packet on eth0 again changes nothing.
+    c.handle(
+        at(1),
+        Input::Datagram {
+            medium: 0,
+            bytes: first.clone(),
+        },
+    );
+    assert!(!link_up(&drain(&mut c), "eth0"));
+    // Its copy over eth1, which always arrives second, brings eth1 up.
+    c.handle(
+        at(1),
+        Input::Datagram {
+            medium: 1,
+            bytes: first.clone(),
+        },
+    );
+    assert!(link_up(&drain(&mut c), "eth1"));
+    // eth1 goes quiet past deadtime while eth0 carries on: eth1 is dead.
+    for s in 2..=25u64 {
+        c.handle(
+            at(s),
+            Input::Datagram {
+                medium: 0,
+                bytes: status(s, 3),
+            },
+        );
+        c.handle_timeout(at(s));
+    }
+    let acts = drain(&mut c);
+    let dead = |acts: &[Action]| {
+        acts.iter().any(|a| {
+            matches!(a, Action::Notice(Notice::LinkDead(node, link))
+                if node.as_str() == "node2" && link == "eth1")
+        })
+    };
+    assert!(dead(&acts), "eth1 silent for 24 s is dead");
+    // A replay of an old packet over eth1 does not revive it ...
+    c.handle(
+        at(25),
+        Input::Datagram {
+            medium: 1,
+            bytes: first,
+        },
+    );
+    assert!(!link_up(&drain(&mut c), "eth1"));
+    // ... the newest packet's copy over eth1 does.
+    c.handle(
+        at(25),
+        Input::Datagram {
+            medium: 1,
+            bytes: status(25, 3),
+        },
+    );
+    assert!(link_up(&drain(&mut c), "eth1"));
+}
