@@ -44,10 +44,18 @@ impl DropReason {
 /// Heartbeat's `MAXMSG`.
 pub const MAX_DATAGRAM: usize = 256 * 1024;
 
-fn fields(p: &Packet) -> Vec<(&'static str, String)> {
+/// Heartbeat's "UUID not known yet" (wire spec §5 step 1): a peer receiving it falls back
+/// to the `dest` name.
+const NULL_UUID: [u8; 16] = [0; 16];
+
+fn fields(p: &Packet, uuid: &[u8; 16]) -> Vec<(&'static str, Value)> {
+    let s = |v: String| Value::String(v.into_bytes());
     let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
     if let Some(d) = &p.dest {
-        f.push(("dest", d.to_string()));
+        // heartbeat builds its repnodes reply with `dest` first; byte-identical helps
+        // comparing captures (receivers do not care about order).
+        let at = usize::from(!matches!(p.msg, Msg::RepNodes { .. }));
+        f.insert(at, ("dest", d.to_string()));
     }
     match &p.msg {
         Msg::Status {
@@ -116,22 +124,34 @@ fn fields(p: &Packet) -> Vec<(&'static str, String)> {
         }
         Msg::Starting | Msg::ReqNodes | Msg::Other { .. } => {}
     }
-    f.push(("src", p.src.to_string()));
-    if let Some(s) = p.seq {
-        f.push(("seq", format!("{s:x}")));
+    let mut f: Vec<(&'static str, Value)> = f.into_iter().map(|(k, v)| (k, s(v))).collect();
+    // Control fields in heartbeat's order (wire spec §5): `destuuid` after the type's own
+    // fields, then src, srcuuid, seq, hg, ts, ttl. We do not track peers' UUIDs, so a
+    // message to a peer carries the null UUID (as heartbeat's own before it has heard the
+    // peer) and the peer matches `dest` by name; to ourselves we know it. `ld` (the load
+    // average) is left out: the core reads no /proc, and no receiver uses it.
+    if let Some(d) = &p.dest {
+        let du = if *d == p.src { uuid } else { &NULL_UUID };
+        f.push(("destuuid", Value::Binary(du.to_vec())));
     }
-    f.push(("hg", format!("{:x}", p.generation)));
-    f.push(("ts", format!("{:x}", p.ts)));
-    f.push(("ttl", p.ttl.to_string()));
+    f.push(("src", s(p.src.to_string())));
+    f.push(("srcuuid", Value::Binary(uuid.to_vec())));
+    if let Some(q) = p.seq {
+        f.push(("seq", s(format!("{q:x}"))));
+    }
+    f.push(("hg", s(format!("{:x}", p.generation))));
+    f.push(("ts", s(format!("{:x}", p.ts))));
+    f.push(("ttl", s(p.ttl.to_string())));
     f
 }
 
-/// Renders and signs `p` with the send key, as a UDP datagram. `None` only if the packet
-/// could not be rendered within heartbeat's size limit (never for the core's messages).
-pub fn encode(p: &Packet, auth: &AuthKeys) -> Vec<u8> {
+/// Renders and signs `p` with the send key, as a UDP datagram from the node whose UUID is
+/// `uuid` (`hb_uuid`, sent as `srcuuid`). Empty only if the packet could not be rendered
+/// within heartbeat's size limit (never for the core's messages).
+pub fn encode(p: &Packet, uuid: &[u8; 16], auth: &AuthKeys) -> Vec<u8> {
     let mut m = Message::new();
-    for (k, v) in fields(p) {
-        m.push(k, Value::String(v.into_bytes()));
+    for (k, v) in fields(p, uuid) {
+        m.push(k, v);
     }
     wire::encode_udp(&m, auth).unwrap_or_default()
 }
@@ -278,6 +298,8 @@ mod tests {
         AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("k")))
     }
 
+    const UUID: [u8; 16] = *b"0123456789abcdef";
+
     fn status() -> Packet {
         Packet {
             src: NodeName::new("node1"),
@@ -302,7 +324,7 @@ mod tests {
     fn round_trip_as_a_signed_netstring_datagram() {
         // wire spec §0: netstring on UDP, typed fields, hex dt/seq, a trailer.
         let p = status();
-        let b = encode(&p, &keys());
+        let b = encode(&p, &UUID, &keys());
         assert!(b.starts_with(b"###\n"));
         assert!(contains(&b, b"(0)dt=7530,"), "dt is hex (wire §0 item 6)");
         assert!(contains(&b, b"(0)seq=1a,"));
@@ -356,7 +378,7 @@ mod tests {
                 dest: Some(n.clone()),
                 ..status()
             };
-            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+            assert_eq!(decode(&encode(&p, &UUID, &keys()), &keys()), Ok(p));
         }
         for msg in [
             Msg::Ack { ackseq: 0x1e },
@@ -375,13 +397,13 @@ mod tests {
                 dest: Some(n.clone()),
                 ..status()
             };
-            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+            assert_eq!(decode(&encode(&p, &UUID, &keys()), &keys()), Ok(p));
         }
     }
 
     #[test]
     fn tampering_and_wrong_keys_are_rejected() {
-        let b = encode(&status(), &keys());
+        let b = encode(&status(), &UUID, &keys());
         let mut t = b.clone();
         if let Some(i) = t.windows(6).position(|w| w == b"active") {
             t[i] = b'A';

@@ -204,7 +204,7 @@ impl Cluster {
             ttl: self.ttl(),
             msg,
         };
-        let bytes = codec::encode(&p, &self.cfg.auth);
+        let bytes = codec::encode(&p, &self.boot.uuid, &self.cfg.auth);
         for medium in 0..self.cfg.media.len() {
             self.actions.push_back(Action::Send {
                 medium,

@@ -58,6 +58,7 @@ fn node1() -> Cluster {
         seed: 1,
         wall_secs: 1000,
         pid: 42,
+        uuid: [1; 16],
     };
     Cluster::new(cfg(), n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"))
 }
@@ -86,7 +87,7 @@ fn from_node2(seq: Option<u64>, generation: u64, dest: Option<&str>, msg: Msg) -
         ttl: 3,
         msg,
     };
-    encode(&p, &keys())
+    encode(&p, &[2; 16], &keys())
 }
 
 fn status(seq: u64, generation: u64) -> Vec<u8> {
@@ -188,6 +189,7 @@ fn old_generations_replays_own_and_unknown_packets_are_counted_and_ignored() {
             ttl: 3,
             msg: Msg::Starting,
         },
+        &[1; 16],
         &keys(),
     );
     c.handle(
@@ -207,6 +209,7 @@ fn old_generations_replays_own_and_unknown_packets_are_counted_and_ignored() {
             ttl: 3,
             msg: Msg::Starting,
         },
+        &[1; 16],
         &keys(),
     );
     c.handle(
@@ -315,6 +318,7 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         seed: 1,
         wall_secs: 1000,
         pid: 42,
+        uuid: [1; 16],
     };
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let first = drain(&mut c);
