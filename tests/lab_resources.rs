@@ -5,13 +5,17 @@
 //! when netlab is missing, or when a lab not ours is up.
 #![allow(clippy::disallowed_methods)] // drives netlab and the lab's processes
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 
 mod common;
+#[path = "common/lab.rs"]
+mod lab;
+
+use lab::{Lab, text};
 
 static LAB: Mutex<()> = Mutex::new(());
 
@@ -22,115 +26,20 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared lab (`shared/lab/netlab`) via the one shared-directory helper; `None` (skip)
-/// instead of its panic when there is no shared directory.
-fn shared() -> Option<PathBuf> {
-    std::panic::catch_unwind(common::shared_dir)
-        .ok()
-        .filter(|s| s.join("lab/netlab").exists())
+fn up(nodes: u32) -> Option<Lab> {
+    Lab::up("/tmp/hb-lab-rsc", &[&nodes.to_string()])
 }
 
-struct Lab {
-    netlab: PathBuf,
-    root: PathBuf,
-    _lock: nix::fcntl::Flock<File>,
-}
-
-impl Lab {
-    /// Takes the machine-wide lab lock and brings up `nodes` nodes, or explains why not.
-    fn up(nodes: u32) -> Option<Lab> {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("SKIP: lab tests need root");
-            return None;
-        }
-        let Some(netlab) = shared().map(|s| s.join("lab/netlab")) else {
-            eprintln!("SKIP: ../shared/lab/netlab not found (set HB_SHARED)");
-            return None;
-        };
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open("/tmp/netlab.lock")
-            .ok()?;
-        // Blocks while another engineer's lab session holds the lock.
-        let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok()?;
-        let ns = Command::new("ip").args(["netns", "list"]).output().ok()?;
-        if String::from_utf8_lossy(&ns.stdout)
-            .lines()
-            .any(|l| l.starts_with("hb-"))
-        {
-            eprintln!(
-                "SKIP: hb-* namespaces exist but nobody holds the lab lock: a lab not ours is up"
-            );
-            return None;
-        }
-        let lab = Lab {
-            netlab,
-            root: PathBuf::from("/tmp/hb-lab-rsc"),
-            _lock: lock,
-        };
-        let out = lab.run(&["up", &nodes.to_string()]);
-        assert!(out.status.success(), "netlab up: {}", text(&out));
-        Some(lab)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.netlab);
-        c.args(args).env("NETLAB_ROOT", &self.root);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("netlab")
-    }
-
-    /// `netlab exec NODE sh -c SCRIPT`, with our scripts and send_arp at hand.
-    fn sh(&self, node: &str, script: &str) -> Output {
-        let prelude = format!(
-            "R={rd}; export HA_SEND_ARP={sa} HA_RSCTMP=/run/resource-agents \
-             HA_LOGFILE=/var/log/ha-log HA_DEBUGLOG=/var/log/ha-debug \
-             HA_DATEFMT='%Y/%m/%d_%T\t'\n",
-            rd = repo().join("resource.d").display(),
-            sa = env!("CARGO_BIN_EXE_send_arp"),
-        );
-        self.run(&["exec", node, "sh", "-c", &format!("{prelude}{script}")])
-    }
-
-    /// The client's probe of VIP, in the background, for `secs` (or until a reply from
-    /// `until`).
-    fn probe(&self, secs: u32, until: Option<&str>) -> Child {
-        let secs = secs.to_string();
-        let mut args = vec!["probe", VIP, "--interval-ms", "10", "--for", &secs];
-        if let Some(n) = until {
-            args.extend(["--until", n]);
-        }
-        self.cmd(&args)
-            // The header line is written once the probe listens: unbuffered, so the test can
-            // wait for it before sending anything.
-            .env("PYTHONUNBUFFERED", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("probe")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let out = self.run(&["down"]);
-        if !out.status.success() {
-            eprintln!("netlab down failed: {}", text(&out));
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// `netlab exec NODE sh -c SCRIPT`, with our scripts and send_arp at hand.
+fn sh(lab: &Lab, node: &str, script: &str) -> Output {
+    let prelude = format!(
+        "R={rd}; export HA_SEND_ARP={sa} HA_RSCTMP=/run/resource-agents \
+         HA_LOGFILE=/var/log/ha-log HA_DEBUGLOG=/var/log/ha-debug \
+         HA_DATEFMT='%Y/%m/%d_%T\t'\n",
+        rd = repo().join("resource.d").display(),
+        sa = env!("CARGO_BIN_EXE_send_arp"),
+    );
+    lab.run(&["exec", node, "sh", "-c", &format!("{prelude}{script}")])
 }
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
@@ -144,8 +53,8 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 /// send their ARPs in the background (the client's own ARP request may win the race).
 fn probe_sees_gratuitous_arp_and_replies(lab: &Lab, start: &str, watch_secs: Option<u32>) {
     let mut probe = match watch_secs {
-        Some(s) => lab.probe(s, None),
-        None => lab.probe(20, Some("node1")),
+        Some(s) => lab.probe(VIP, s, None),
+        None => lab.probe(VIP, 20, Some("node1")),
     };
     let stdout = probe.stdout.take().expect("probe stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -159,7 +68,7 @@ fn probe_sees_gratuitous_arp_and_replies(lab: &Lab, start: &str, watch_secs: Opt
     });
     // Bounded: if the header never comes early, the gratuitous ARPs are repeated anyway.
     let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
-    let out = lab.sh("node1", start);
+    let out = sh(lab, "node1", start);
     assert!(out.status.success(), "{}", text(&out));
     let st = probe.wait().expect("probe");
     let p = reader.join().unwrap_or_default().join("\n");
@@ -178,12 +87,13 @@ fn probe_sees_gratuitous_arp_and_replies(lab: &Lab, start: &str, watch_secs: Opt
 #[test]
 fn lab_ipaddr_scripts_move_the_address_and_announce_it() {
     let _g = lock();
-    let Some(lab) = Lab::up(1) else {
+    let Some(lab) = up(1) else {
         return;
     };
     // IPaddr: add, announce; status; idempotent start; stop; status.
     probe_sees_gratuitous_arp_and_replies(&lab, &format!("$R/IPaddr {VIP}/24/eth0 start"), Some(3));
-    let out = lab.sh(
+    let out = sh(
+        &lab,
         "node1",
         &format!(
             "$R/IPaddr {VIP}/24/eth0 status; $R/IPaddr {VIP}/24/eth0 start >/dev/null; \
@@ -204,14 +114,14 @@ fn lab_ipaddr_scripts_move_the_address_and_announce_it() {
 
     // IPaddr2 with the interface and netmask found from the routes.
     probe_sees_gratuitous_arp_and_replies(&lab, &format!("$R/IPaddr2 {VIP} start"), Some(3));
-    let out = lab.sh("node1", &format!("$R/IPaddr2 {VIP} stop"));
+    let out = sh(&lab, "node1", &format!("$R/IPaddr2 {VIP} stop"));
     assert!(out.status.success(), "{}", text(&out));
 }
 
 #[test]
 fn lab_send_arp_with_resource_agents_arguments() {
     let _g = lock();
-    let Some(lab) = Lab::up(1) else {
+    let Some(lab) = up(1) else {
         return;
     };
     // The address is added by hand; only our send_arp (called the way resource-agents'
@@ -230,7 +140,7 @@ fn lab_send_arp_with_resource_agents_arguments() {
 #[test]
 fn lab_filesystem_on_a_loop_image() {
     let _g = lock();
-    let Some(lab) = Lab::up(1) else {
+    let Some(lab) = up(1) else {
         return;
     };
     let img = lab.root.join("node1/var-lib-heartbeat/fs.img");
@@ -244,7 +154,8 @@ fn lab_filesystem_on_a_loop_image() {
         .expect("mkfs");
     assert!(mk.status.success(), "{}", text(&mk));
     // One exec: each `netlab exec` has a private mount namespace of its own.
-    let out = lab.sh(
+    let out = sh(
+        &lab,
         "node1",
         "I=/var/lib/heartbeat/fs.img; M=/mnt/hbrs-data
          $R/Filesystem $I $M ext4 status
@@ -272,14 +183,14 @@ fn lab_filesystem_on_a_loop_image() {
 #[test]
 fn lab_takeover_moves_the_clients_arp_entry_to_the_new_node() {
     let _g = lock();
-    let Some(lab) = Lab::up(2) else {
+    let Some(lab) = up(2) else {
         return;
     };
     probe_sees_gratuitous_arp_and_replies(&lab, &format!("$R/IPaddr2 {VIP}/24/eth0 start"), None);
     let crash = lab.run(&["crash", "node1"]);
     assert!(crash.status.success(), "{}", text(&crash));
 
-    let mut probe = lab.probe(20, Some("node2"));
+    let mut probe = lab.probe(VIP, 20, Some("node2"));
     let stdout = probe.stdout.take().expect("probe stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -295,7 +206,7 @@ fn lab_takeover_moves_the_clients_arp_entry_to_the_new_node() {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let out = lab.sh("node2", &format!("$R/IPaddr2 {VIP}/24/eth0 start"));
+    let out = sh(&lab, "node2", &format!("$R/IPaddr2 {VIP}/24/eth0 start"));
     assert!(out.status.success(), "{}", text(&out));
     let st = probe.wait().expect("probe");
     let lines = reader.join().unwrap_or_default();
