@@ -1,33 +1,24 @@
 //! Lab tests (netlab, root): our resource scripts and send_arp inside a lab node, seen from
 //! the lab's client. One lab at a time per machine: every session holds
-//! /tmp/netlab.lock (flock) and the tests of this binary also serialise on a mutex; the
-//! lab is always taken down (guard), also on failure. Skips with a message when not root,
-//! when netlab is missing, or when a lab not ours is up.
-#![allow(clippy::disallowed_methods)] // drives netlab and the lab's processes
+//! /tmp/netlab.lock (flock, which also serialises the tests of this binary); the lab is
+//! always taken down (guard), also on failure. Skips with a message when not root, when
+//! netlab is missing, or when a lab not ours is up. `#[ignore]`d: run as root with
+//! `cargo test --test lab_resources -- --ignored --test-threads=1` (scripts/test does).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::process::Output;
 
 mod common;
 #[path = "common/lab.rs"]
 mod lab;
 
-use lab::{Lab, text};
+use lab::{Lab, VIP, text};
 
-static LAB: Mutex<()> = Mutex::new(());
-
-const VIP: &str = "192.0.2.100";
+const ROOT: &str = "/tmp/hb-lab-rsc";
 const NODE1_MAC: &str = "02:48:42:00:00:0b";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn up(nodes: u32) -> Option<Lab> {
-    Lab::up("/tmp/hb-lab-rsc", &[&nodes.to_string()])
 }
 
 /// `netlab exec NODE sh -c SCRIPT`, with our scripts and send_arp at hand.
@@ -42,38 +33,22 @@ fn sh(lab: &Lab, node: &str, script: &str) -> Output {
     lab.run(&["exec", node, "sh", "-c", &format!("{prelude}{script}")])
 }
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LAB.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The probe starts before the address exists: the first reply can only come after our
 /// gratuitous ARP (or the client's own ARP request) taught the client the MAC.
 ///
 /// `watch_secs`: probe that long instead of stopping at the first reply, for scripts that
 /// send their ARPs in the background (the client's own ARP request may win the race).
 fn probe_sees_gratuitous_arp_and_replies(lab: &Lab, start: &str, watch_secs: Option<u32>) {
-    let mut probe = match watch_secs {
+    let probe = match watch_secs {
         Some(s) => lab.probe(VIP, s, None),
         None => lab.probe(VIP, 20, Some("node1")),
     };
-    let stdout = probe.stdout.take().expect("probe stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(());
-            lines.push(l);
-        }
-        lines
-    });
-    // Bounded: if the header never comes early, the gratuitous ARPs are repeated anyway.
-    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
     let out = sh(lab, "node1", start);
     assert!(out.status.success(), "{}", text(&out));
-    let st = probe.wait().expect("probe");
-    let p = reader.join().unwrap_or_default().join("\n");
+    let seen = probe.finish();
+    let p = seen.text();
     eprintln!("{p}");
-    assert!(st.success(), "no reply from node1: {p}");
+    assert!(seen.reached, "no reply from node1: {p}");
     assert!(
         p.contains(&format!("ARP {VIP} is-at {NODE1_MAC} (node1) gratuitous")),
         "no gratuitous ARP seen: {p}"
@@ -85,9 +60,9 @@ fn probe_sees_gratuitous_arp_and_replies(lab: &Lab, start: &str, watch_secs: Opt
 }
 
 #[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
 fn lab_ipaddr_scripts_move_the_address_and_announce_it() {
-    let _g = lock();
-    let Some(lab) = up(1) else {
+    let Some(lab) = Lab::up(ROOT, &["1"]) else {
         return;
     };
     // IPaddr: add, announce; status; idempotent start; stop; status.
@@ -119,9 +94,9 @@ fn lab_ipaddr_scripts_move_the_address_and_announce_it() {
 }
 
 #[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
 fn lab_send_arp_with_resource_agents_arguments() {
-    let _g = lock();
-    let Some(lab) = up(1) else {
+    let Some(lab) = Lab::up(ROOT, &["1"]) else {
         return;
     };
     // The address is added by hand; only our send_arp (called the way resource-agents'
@@ -138,21 +113,13 @@ fn lab_send_arp_with_resource_agents_arguments() {
 }
 
 #[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
 fn lab_filesystem_on_a_loop_image() {
-    let _g = lock();
-    let Some(lab) = up(1) else {
+    let Some(lab) = Lab::up(ROOT, &["1"]) else {
         return;
     };
     let img = lab.root.join("node1/var-lib-heartbeat/fs.img");
-    let f = File::create(&img).expect("image");
-    f.set_len(16 << 20).expect("size");
-    drop(f);
-    let mk = Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&img)
-        .output()
-        .expect("mkfs");
-    assert!(mk.status.success(), "{}", text(&mk));
+    lab::make_ext4_image(&img, 16 << 20);
     // One exec: each `netlab exec` has a private mount namespace of its own.
     let out = sh(
         &lab,
@@ -181,49 +148,29 @@ fn lab_filesystem_on_a_loop_image() {
 /// address; after node1 dies and node2 starts IPaddr2, the client must switch to node2's
 /// MAC at once (without it, only when its ARP entry goes stale, tens of seconds later).
 #[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
 fn lab_takeover_moves_the_clients_arp_entry_to_the_new_node() {
-    let _g = lock();
-    let Some(lab) = up(2) else {
+    let Some(lab) = Lab::up(ROOT, &["2"]) else {
         return;
     };
     probe_sees_gratuitous_arp_and_replies(&lab, &format!("$R/IPaddr2 {VIP}/24/eth0 start"), None);
     let crash = lab.run(&["crash", "node1"]);
     assert!(crash.status.success(), "{}", text(&crash));
 
-    let mut probe = lab.probe(VIP, 20, Some("node2"));
-    let stdout = probe.stdout.take().expect("probe stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(());
-            lines.push(l);
-        }
-        lines
-    });
-    let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let probe = lab.probe(VIP, 20, Some("node2"));
+    let t0 = lab::epoch();
     let out = sh(&lab, "node2", &format!("$R/IPaddr2 {VIP}/24/eth0 start"));
     assert!(out.status.success(), "{}", text(&out));
-    let st = probe.wait().expect("probe");
-    let lines = reader.join().unwrap_or_default();
-    let p = lines.join("\n");
+    let seen = probe.finish();
+    let p = seen.text();
     eprintln!("{p}");
-    assert!(st.success(), "the client never reached node2: {p}");
+    assert!(seen.reached, "the client never reached node2: {p}");
     let node2 = "02:48:42:00:00:0c";
     assert!(
         p.contains(&format!("ARP {VIP} is-at {node2} (node2) gratuitous")),
         "{p}"
     );
-    let up = lines
-        .iter()
-        .find(|l| l.contains(&format!("UP {VIP} via {node2} (node2)")))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|e| e.parse::<f64>().ok())
-        .expect("UP line");
+    let up = seen.first_up_via("node2").expect("UP line");
     // Figure for the report: script start to the client's first reply from node2.
     eprintln!(
         "FIGURE: IPaddr2 start on node2 -> client reaches node2: {:.3} s",

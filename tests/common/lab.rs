@@ -1,17 +1,35 @@
-//! netlab sessions for the lab tests (root): one lab per machine, so a session holds
-//! /tmp/netlab.lock (flock) from `up` until it is dropped, uses its own NETLAB_ROOT, and
-//! always ends with `netlab down` (also when the test panics). Include with
-//! `#[path = "common/lab.rs"] mod lab;` next to `mod common;`.
-#![allow(dead_code)] // each test binary uses a different part
-#![allow(clippy::disallowed_methods)] // drives netlab and the lab's processes
+//! One netlab session for a lab test (root): the machine-wide lab lock, a lab root of the
+//! test's own, and `netlab down` on drop (also when the test fails). Included next to
+//! `mod common;` as `#[path = "common/lab.rs"] mod lab;`.
+//!
+//! netlab's namespace names are fixed (`hb-*`), so only one lab may run on a machine:
+//! every session holds `/tmp/netlab.lock` (flock; it also serialises the tests of one
+//! binary, since each open file description locks on its own) for its whole duration.
+#![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // drives netlab, reads the clock, polls files
 
 use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// The shared lab (`shared/lab/netlab`) via the one shared-directory helper; `None` (skip)
-/// instead of its panic when there is no shared directory.
-pub fn netlab() -> Option<PathBuf> {
+/// The lab's service address.
+pub const VIP: &str = "192.0.2.100";
+
+/// netlab's MAC for eth0 of `node` (`node1` → `02:48:42:00:00:0b`).
+pub fn mac(node: &str) -> String {
+    let i: u32 = node
+        .trim_start_matches("node")
+        .parse()
+        .expect("a node name like node1");
+    format!("02:48:42:00:00:{:02x}", 10 + i)
+}
+
+/// The shared `lab/netlab`, or `None` (skip) when there is no shared directory.
+fn netlab() -> Option<PathBuf> {
     std::panic::catch_unwind(crate::common::shared_dir)
         .ok()
         .map(|s| s.join("lab/netlab"))
@@ -25,9 +43,9 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Takes the machine-wide lab lock and runs `netlab up ARGS` with NETLAB_ROOT=`root`, or
-    /// explains why not (not root, no netlab, a lab not ours is up) and returns `None`.
-    pub fn up(root: &str, args: &[&str]) -> Option<Lab> {
+    /// Takes the lab lock and runs `netlab up UP_ARGS...` with `NETLAB_ROOT=root`, or says
+    /// why not (`None`: not root, no netlab, or a lab nobody holds the lock for is up).
+    pub fn up(root: &str, up_args: &[&str]) -> Option<Lab> {
         if !nix::unistd::Uid::effective().is_root() {
             eprintln!("SKIP: lab tests need root");
             return None;
@@ -42,7 +60,7 @@ impl Lab {
             .write(true)
             .open("/tmp/netlab.lock")
             .ok()?;
-        // Blocks while another engineer's lab session holds the lock.
+        // Blocks while another lab session (another test, another engineer) holds it.
         let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok()?;
         let ns = Command::new("ip").args(["netns", "list"]).output().ok()?;
         if String::from_utf8_lossy(&ns.stdout)
@@ -59,9 +77,11 @@ impl Lab {
             root: PathBuf::from(root),
             _lock: lock,
         };
-        let mut up = vec!["up"];
-        up.extend_from_slice(args);
-        let out = lab.run(&up);
+        // A root left behind by a killed run (its lab.env would make `up` refuse).
+        let _ = lab.run(&["down"]);
+        let mut args = vec!["up"];
+        args.extend_from_slice(up_args);
+        let out = lab.run(&args);
         assert!(out.status.success(), "netlab up: {}", text(&out));
         Some(lab)
     }
@@ -76,35 +96,73 @@ impl Lab {
         self.cmd(args).output().expect("netlab")
     }
 
-    /// `netlab ARGS`, `Err` with its output if it failed.
-    pub fn ok(&self, args: &[&str]) -> Result<String, String> {
+    /// Runs netlab and insists on success; returns its output.
+    pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        if out.status.success() {
-            Ok(text(&out))
-        } else {
-            Err(format!("netlab {}: {}", args.join(" "), text(&out)))
-        }
+        assert!(out.status.success(), "netlab {args:?}: {}", text(&out));
+        text(&out)
     }
 
-    /// A file of node `node` as seen from outside (`log/ha-log`, `etc-ha.d/authkeys`, ...).
-    pub fn node_path(&self, node: &str, rel: &str) -> PathBuf {
-        self.root.join(node).join(rel)
+    /// `$NETLAB_ROOT/NODE`: the node's etc-ha.d, var-lib-heartbeat, run, log as seen from
+    /// outside.
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.root.join(node)
     }
 
-    /// The client's probe of `ip`, in the background, for `secs` (or until a reply from
-    /// `until`). Its stdout is piped; the header line comes once it listens.
-    pub fn probe(&self, ip: &str, secs: u32, until: Option<&str>) -> Child {
+    /// The node's heartbeat log (`/var/log/ha-log` inside it).
+    pub fn ha_log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.node_dir(node).join("log/ha-log")).unwrap_or_default()
+    }
+
+    /// Waits until `node`'s ha-log contains `needle` after byte `since` (a length taken
+    /// earlier with `ha_log(node).len()`); false on timeout.
+    pub fn wait_log(&self, node: &str, needle: &str, since: usize, timeout: Duration) -> bool {
+        wait_for(timeout, || {
+            self.ha_log(node)
+                .get(since..)
+                .is_some_and(|l| l.contains(needle))
+        })
+    }
+
+    /// The pid of the daemon netlab started on `node` (if it runs).
+    pub fn daemon_pid(&self, node: &str) -> Option<u32> {
+        std::fs::read_to_string(self.node_dir(node).join("daemon.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The client's probe of `ip` every 10 ms, for at most `secs`, until a reply from
+    /// `until` if given. Returns once the probe listens (its header line), so whatever the
+    /// test does next is seen.
+    pub fn probe(&self, ip: &str, secs: u32, until: Option<&str>) -> Probe {
         let secs = secs.to_string();
         let mut args = vec!["probe", ip, "--interval-ms", "10", "--for", &secs];
         if let Some(n) = until {
             args.extend(["--until", n]);
         }
-        self.cmd(&args)
+        let mut child = self
+            .cmd(&args)
+            // Unbuffered, so the header arrives when the probe is ready.
             .env("PYTHONUNBUFFERED", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("probe")
+            .expect("probe");
+        let stdout = child.stdout.take().expect("probe stdout");
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(());
+                lines.push(l);
+            }
+            lines
+        });
+        // Bounded: a probe that never prints fails the test at finish() anyway.
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+        Probe { child, reader }
     }
 }
 
@@ -117,6 +175,47 @@ impl Drop for Lab {
     }
 }
 
+/// A running `netlab probe`.
+pub struct Probe {
+    child: Child,
+    reader: JoinHandle<Vec<String>>,
+}
+
+/// What a finished probe saw.
+pub struct ProbeLog {
+    /// The probe's exit status was success (with `--until`: a reply from that node came).
+    pub reached: bool,
+    pub lines: Vec<String>,
+}
+
+impl Probe {
+    /// Waits for the probe to end (its `--for`, or `--until` satisfied).
+    pub fn finish(mut self) -> ProbeLog {
+        let st = self.child.wait().expect("probe");
+        let lines = self.reader.join().unwrap_or_default();
+        ProbeLog {
+            reached: st.success(),
+            lines,
+        }
+    }
+}
+
+impl ProbeLog {
+    /// Epoch seconds of the first `UP <ip> via <node's MAC>` line.
+    pub fn first_up_via(&self, node: &str) -> Option<f64> {
+        let m = format!(" via {} ({node})", mac(node));
+        self.lines
+            .iter()
+            .find(|l| l.contains(" UP ") && l.contains(&m))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|e| e.parse().ok())
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -125,17 +224,38 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-/// Polls `path` (a log file) every 100 ms until `pred` holds for its text, up to `secs`.
-pub fn wait_file(path: &Path, secs: u64, pred: impl Fn(&str) -> bool) -> Result<String, String> {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+/// Unix time in seconds (netlab and the probe print epoch seconds).
+pub fn epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Polls `cond` every 50 ms until it holds (true) or `timeout` passes (false). For state
+/// outside this process (files, a node's processes) that offers nothing to wait on.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
     loop {
-        let t = std::fs::read_to_string(path).unwrap_or_default();
-        if pred(&t) {
-            return Ok(t);
+        if cond() {
+            return true;
         }
-        if std::time::Instant::now() >= end {
-            return Err(format!("{} after {secs} s", path.display()));
+        if Instant::now() >= end {
+            return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Creates a `size`-byte ext4 image at `path` (a loop-mountable "shared disk").
+pub fn make_ext4_image(path: &Path, size: u64) {
+    let f = File::create(path).expect("image");
+    f.set_len(size).expect("size");
+    drop(f);
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(path)
+        .output()
+        .expect("mkfs.ext4");
+    assert!(mk.status.success(), "{}", text(&mk));
 }
