@@ -41,6 +41,18 @@ impl DropReason {
     }
 }
 
+/// Why authentication refused a datagram, for the log line heartbeat writes (wire spec
+/// §4.3, "Receiver failure behaviour").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The digest does not match our key of that index; `token` as received.
+    Mismatch { token: String },
+    /// The token names a key index we do not have.
+    UnknownIndex(u32),
+    /// No token, or not `"<index> <digest>"`.
+    BadToken,
+}
+
 /// Heartbeat's `MAXMSG`.
 pub const MAX_DATAGRAM: usize = 256 * 1024;
 
@@ -183,6 +195,38 @@ pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
     }
     let m = wire::decode_udp(bytes, auth).map_err(map_drop)?;
     from_message(m.message())
+}
+
+/// What was wrong with the signature of a datagram [`decode`] refused as `BadAuth` or
+/// `UnknownKeyIndex`; `None` for any other verdict. Only called on that (rare) path, so it
+/// parses again rather than burdening every decode.
+pub fn auth_failure(bytes: &[u8], auth: &AuthKeys) -> Option<AuthFailure> {
+    use wire::DropReason as W;
+    match wire::decode_udp(bytes, auth) {
+        Err(W::BadDigest { .. }) => {
+            let received = wire::parse(bytes).ok()?;
+            let token = match received.trailer() {
+                Some(t) => t.to_vec(),
+                // Classic: the last inner `auth` field is the one checked.
+                None => received
+                    .message()
+                    .fields()
+                    .iter()
+                    .rev()
+                    .find(|f| f.is("auth"))
+                    .and_then(|f| match &f.value {
+                        Value::String(v) => Some(v.clone()),
+                        _ => None,
+                    })?,
+            };
+            Some(AuthFailure::Mismatch {
+                token: String::from_utf8_lossy(&token).into_owned(),
+            })
+        }
+        Err(W::UnknownKeyIndex { index }) => Some(AuthFailure::UnknownIndex(index)),
+        Err(W::MissingAuth | W::BadAuthToken) => Some(AuthFailure::BadToken),
+        _ => None,
+    }
 }
 
 /// The typed view of an authenticated message.
@@ -414,5 +458,36 @@ mod tests {
         let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
         assert_eq!(decode(&b, &idx2), Err(DropReason::UnknownKeyIndex));
         assert_eq!(decode(b"garbage", &keys()), Err(DropReason::Malformed));
+    }
+
+    #[test]
+    fn auth_failures_are_described_like_heartbeat_logs_them() {
+        let b = encode(&status(), &UUID, &keys());
+        let other = AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("x")));
+        // The trailer as received: `<index> <digest>` (what heartbeat logs as authtoken).
+        let Some(AuthFailure::Mismatch { token }) = auth_failure(&b, &other) else {
+            panic!("not a mismatch: {:?}", auth_failure(&b, &other));
+        };
+        assert!(token.starts_with("1 ") && token.len() == 42, "{token}");
+        let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
+        assert_eq!(auth_failure(&b, &idx2), Some(AuthFailure::UnknownIndex(1)));
+        let cut = b.len() - 20;
+        assert_eq!(
+            auth_failure(&b[..cut], &keys()),
+            None,
+            "malformed, not auth"
+        );
+        assert_eq!(auth_failure(&b, &keys()), None, "authentic");
+        let mut unsigned = b.clone();
+        let end = unsigned
+            .windows(4)
+            .rposition(|w| w == b"%%%\n")
+            .unwrap_or(0)
+            + 4;
+        unsigned.truncate(end);
+        assert_eq!(
+            auth_failure(&unsigned, &keys()),
+            Some(AuthFailure::BadToken)
+        );
     }
 }

@@ -21,6 +21,8 @@ pub struct ClusterConfig {
     pub auth: AuthKeys,
     pub max_rexmit_delay: Duration,
     pub hopfudge: u8,
+    /// `log_badpack`: log packets that fail authentication.
+    pub log_badpack: bool,
 }
 
 impl ClusterConfig {
@@ -60,6 +62,7 @@ impl From<&Config> for ClusterConfig {
             auth: c.auth.clone(),
             max_rexmit_delay: c.max_rexmit_delay,
             hopfudge: c.hopfudge,
+            log_badpack: c.log_badpack,
         }
     }
 }

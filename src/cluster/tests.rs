@@ -45,6 +45,7 @@ fn cfg() -> ClusterConfig {
         auth: keys(),
         max_rexmit_delay: Duration::from_millis(250),
         hopfudge: 1,
+        log_badpack: true,
     }
 }
 
@@ -366,4 +367,54 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         .filter(|a| matches!(a, Action::Notice(Notice::ResourcesBeingAcquired(x)) if *x == n("10.0.0.254")))
         .count();
     assert_eq!(takeovers, 0, "a ping node never holds resources");
+}
+
+#[test]
+fn a_peer_with_another_key_is_refused_and_logged_at_most_every_ten_seconds() {
+    // wire spec §4.3: heartbeat logs "authtoken does not match" per packet; we rate-limit.
+    let mut c = node1();
+    drain(&mut c);
+    let wrong = AuthKeys::single(
+        KeyIndex::new(1).unwrap_or_else(|| unreachable!()),
+        AuthKey::Sha1(Secret::new("another")),
+    );
+    let p = Packet {
+        src: n("node2"),
+        dest: None,
+        seq: Some(1),
+        generation: 3,
+        ts: 1,
+        ttl: 3,
+        msg: Msg::Status {
+            st: NodeStatus::Up,
+            dt_ms: None,
+            protocol: true,
+        },
+    };
+    let logged = |c: &mut Cluster, t: u64| {
+        let bytes = encode(&p, &[2; 16], &wrong);
+        c.handle(at(t), Input::Datagram { medium: 0, bytes });
+        drain(c)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Notice(Notice::AuthFailed(f)) => Some(f),
+                _ => None,
+            })
+            .count()
+    };
+    assert_eq!(logged(&mut c, 1), 1);
+    assert_eq!(logged(&mut c, 5), 0, "within 10 s of the last line");
+    assert_eq!(logged(&mut c, 11), 1);
+    let v = c.status();
+    assert_eq!(v.drops[DropReason::BadAuth.index()], 3);
+    assert!(
+        v.nodes
+            .iter()
+            .all(|n| n.name != self::n("node2") || !matches!(n.status, NodeStatus::Up))
+    );
+    let text = Notice::AuthFailed(codec::AuthFailure::Mismatch {
+        token: "1 ab".into(),
+    });
+    assert_eq!(text.to_string(), "authtoken does not match, authtoken=1 ab");
+    assert_eq!(text.priority(), Priority::Err);
 }

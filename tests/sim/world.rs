@@ -109,6 +109,7 @@ pub fn cluster_config(s: &Shape) -> ClusterConfig {
         auth: AuthKeys::single(key, AuthKey::Sha1(Secret::new("simkey"))),
         max_rexmit_delay: Duration::from_millis(250),
         hopfudge: 1,
+        log_badpack: true,
     }
 }
 
