@@ -95,7 +95,8 @@ fn node(i: usize) -> &'static str {
 /// One lab session with a pairing.
 struct Session {
     lab: Lab,
-    kinds: [Daemon; 2],
+    /// The daemon each node runs (the rolling upgrade changes it).
+    kinds: std::cell::Cell<[Daemon; 2]>,
     tools: PathBuf,
 }
 
@@ -111,13 +112,13 @@ impl Session {
         assert!(out.status.success(), "netlab config: {}", text(&out));
         Some(Session {
             lab,
-            kinds,
+            kinds: std::cell::Cell::new(kinds),
             tools: tools(),
         })
     }
 
     fn kind(&self, i: usize) -> Daemon {
-        self.kinds[i - 1]
+        self.kinds.get()[i - 1]
     }
 
     /// `netlab ARGS`; its failure is this pairing's failure, not a panic.
@@ -131,9 +132,17 @@ impl Session {
     }
 
     fn start(&self, i: usize) -> Step {
+        self.start_as(i, self.kind(i))
+    }
+
+    /// Starts node `i` with daemon `kind` (the rolling upgrade changes a node's daemon).
+    fn start_as(&self, i: usize, kind: Daemon) -> Step {
+        let mut k = self.kinds.get();
+        k[i - 1] = kind;
+        self.kinds.set(k);
         let wrapper = self.tools.join("heartbeat");
         let w = wrapper.to_string_lossy();
-        match self.kind(i) {
+        match kind {
             Daemon::Real => self.nl(&["start", node(i)]),
             Daemon::Ours => self.nl(&["start", node(i), "--daemon", &w, "--", "-f"]),
         }
@@ -533,7 +542,7 @@ fn mixed_g_partition_and_heal() {
             .collect();
             eprintln!(
                 "PARTITION {} {} ({}) after heal: {what:?}, restarts: {}",
-                pairing_name(s.kinds),
+                pairing_name(s.kinds.get()),
                 node(i),
                 s.kind(i).name(),
                 count(after, "Configuration validated. Starting heartbeat")
@@ -541,4 +550,151 @@ fn mixed_g_partition_and_heal() {
         }
         Ok(())
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// h. rolling upgrade (docs/migrating.md)
+
+/// The client's probe of the address in the background for the whole procedure, in a
+/// process group of its own so that it can be ended (by its id) when the procedure is done.
+struct LongProbe {
+    child: std::process::Child,
+    reader: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl LongProbe {
+    fn start(s: &Session) -> LongProbe {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut child = s
+            .lab
+            .cmd(&["probe", VIP, "--interval-ms", "10", "--for", "600"])
+            .env("PYTHONUNBUFFERED", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("probe");
+        let stdout = child.stdout.take().expect("probe stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(());
+                lines.push(l);
+            }
+            lines
+        });
+        // Its header line: it listens.
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+        LongProbe { child, reader }
+    }
+
+    /// Ends the probe; returns its lines.
+    fn finish(mut self) -> Vec<String> {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let _ = self.child.wait();
+        self.reader.join().unwrap_or_default()
+    }
+}
+
+/// Seconds without a reply, summed over the probe's `UP ... after X s without reply` lines.
+fn outage(lines: &[String]) -> (f64, usize) {
+    let gaps: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| l.split(" after ").nth(1))
+        .filter_map(|r| r.split_whitespace().next())
+        .filter_map(|x| x.parse::<f64>().ok())
+        .collect();
+    (gaps.iter().sum(), gaps.len())
+}
+
+/// Both nodes run `from`; node2 (not holding the address) is restarted with `to`, then
+/// node1 stops (node2 takes over), and node1 comes back with `to` (auto_failback moves
+/// the group home). Returns the client's total time without replies and the gap count.
+fn rolling(s: &Session, to: Daemon) -> Result<(f64, usize), String> {
+    both_active(s)?;
+    let probe = LongProbe::start(s);
+    let r = (|| {
+        let mark = s.log(1).len();
+        s.stop(2)?;
+        s.start_as(2, to)?;
+        if !s.lab.wait_log(
+            "node1",
+            "Status update for node node2: status active",
+            mark,
+            Duration::from_secs(30),
+        ) {
+            return Err("node1 never saw the new node2 active".into());
+        }
+        settled(s)?;
+        s.stop(1)?;
+        s.wait_owner("node2", 30)?;
+        if s.kind(2) == Daemon::Real {
+            s.wait_cl_status(2, &["rscstatus"], 30, |o| o == "all")?;
+        }
+        let mark = s.log(2).len();
+        s.start_as(1, to)?;
+        s.wait_owner("node1", 60)?;
+        if !s.lab.wait_log(
+            "node2",
+            "Status update for node node1: status active",
+            mark,
+            Duration::from_secs(30),
+        ) {
+            return Err("node2 never saw the new node1 active".into());
+        }
+        settled(s)?;
+        // The client has an answer again after the failback.
+        if !wait_for(Duration::from_secs(10), || {
+            s.lab
+                .run(&["exec", "client", "ping", "-c", "1", "-W", "1", VIP])
+                .status
+                .success()
+        }) {
+            return Err("the client gets no reply after the upgrade".into());
+        }
+        Ok(())
+    })();
+    let lines = probe.finish();
+    eprintln!("{}", lines.join("\n"));
+    r.map(|()| outage(&lines))
+}
+
+/// The upgrade real/real -> real/ours -> ours/ours costs the client no more than the
+/// same procedure with heartbeat alone (a restart of each node, one at a time).
+#[test]
+#[ignore = "needs root, netlab and heartbeat 3.0.6; run with --ignored"]
+fn mixed_h_rolling_upgrade_costs_no_more_than_with_heartbeat_alone() {
+    let _g = lock();
+    let mut figures = Vec::new();
+    for (what, to) in [("heartbeat-alone", Daemon::Real), ("upgrade", Daemon::Ours)] {
+        let Some(s) = Session::up([Daemon::Real, Daemon::Real], &["2"], &[]) else {
+            return;
+        };
+        match rolling(&s, to) {
+            Ok((secs, gaps)) => {
+                eprintln!("FIGURE rolling {what}: {gaps} gap(s), {secs:.3} s without reply");
+                figures.push(secs);
+            }
+            Err(why) => {
+                eprintln!("{}\n{}", s.tail(1), s.tail(2));
+                panic!("rolling {what}: {why}");
+            }
+        }
+    }
+    assert!(
+        figures[1] <= figures[0] + 2.0,
+        "the upgrade lost {:.3} s of replies, heartbeat alone {:.3} s",
+        figures[1],
+        figures[0]
+    );
 }
