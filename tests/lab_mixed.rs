@@ -150,7 +150,20 @@ impl Session {
     }
 
     fn stop(&self, i: usize) -> Step {
-        self.nl(&["stop", node(i), "--timeout", "30"]).map(drop)
+        let pidfile = self.lab.node_dir(node(i)).join("run/heartbeat.pid");
+        let pid = std::fs::read_to_string(pidfile).unwrap_or_default();
+        self.nl(&["stop", node(i), "--timeout", "30"])?;
+        // netlab returns when the daemon has exited; until its parent has reaped it, its
+        // pid still "runs", and a heartbeat started now would refuse ("already running").
+        let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+        if !pid.trim().is_empty() && !wait_for(Duration::from_secs(10), || !proc.exists()) {
+            return Err(format!(
+                "{}: pid {} still there after stop",
+                node(i),
+                pid.trim()
+            ));
+        }
+        Ok(())
     }
 
     fn log(&self, i: usize) -> String {
@@ -225,6 +238,20 @@ impl Session {
             .to_string()
     }
 
+    /// Copies both ha-logs to `target/lab-mixed-logs/SCENARIO/PAIRING/` (the lab root goes
+    /// with `netlab down`), for a look after the run and for the log-parity comparison.
+    fn keep_logs(&self, scenario: &str) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("lab-mixed-logs")
+            .join(scenario)
+            .join(pairing_name(self.kinds.get()).replace('/', "-"));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            for i in [1, 2] {
+                let _ = std::fs::write(dir.join(format!("{}.ha-log", node(i))), self.log(i));
+            }
+        }
+    }
+
     fn tail(&self, i: usize) -> String {
         let log = self.log(i);
         let lines: Vec<&str> = log.lines().collect();
@@ -270,6 +297,7 @@ fn matrix(scenario: &str, up: &[&str], config: &[&str], body: fn(&Session) -> St
         let t0 = Instant::now();
         let r = body(&s);
         let secs = t0.elapsed().as_secs_f64();
+        s.keep_logs(scenario);
         match r {
             Ok(()) => eprintln!("MATRIX {scenario} {name} PASS ({secs:.1} s)"),
             Err(why) => {
