@@ -45,8 +45,8 @@ impl DropReason {
 /// §4.3, "Receiver failure behaviour").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthFailure {
-    /// The digest does not match our key of that index; `token` as received.
-    Mismatch { token: String },
+    /// The digest does not match our key of that index; `digest` as received.
+    Mismatch { digest: String },
     /// The token names a key index we do not have.
     UnknownIndex(u32),
     /// No token, or not `"<index> <digest>"`.
@@ -219,8 +219,13 @@ pub fn auth_failure(bytes: &[u8], auth: &AuthKeys) -> Option<AuthFailure> {
                         _ => None,
                     })?,
             };
+            // heartbeat logs the digest part of `<index> <digest>`.
+            let digest = match token.iter().position(|&b| b == b' ') {
+                Some(sp) => &token[sp + 1..],
+                None => &token[..],
+            };
             Some(AuthFailure::Mismatch {
-                token: String::from_utf8_lossy(&token).into_owned(),
+                digest: String::from_utf8_lossy(digest).into_owned(),
             })
         }
         Err(W::UnknownKeyIndex { index }) => Some(AuthFailure::UnknownIndex(index)),
@@ -464,11 +469,14 @@ mod tests {
     fn auth_failures_are_described_like_heartbeat_logs_them() {
         let b = encode(&status(), &UUID, &keys());
         let other = AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("x")));
-        // The trailer as received: `<index> <digest>` (what heartbeat logs as authtoken).
-        let Some(AuthFailure::Mismatch { token }) = auth_failure(&b, &other) else {
+        // The trailer's digest as received (what heartbeat logs as authtoken).
+        let Some(AuthFailure::Mismatch { digest }) = auth_failure(&b, &other) else {
             panic!("not a mismatch: {:?}", auth_failure(&b, &other));
         };
-        assert!(token.starts_with("1 ") && token.len() == 42, "{token}");
+        assert!(
+            digest.len() == 40 && b.ends_with(format!(" {digest},").as_bytes()),
+            "{digest}"
+        );
         let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
         assert_eq!(auth_failure(&b, &idx2), Some(AuthFailure::UnknownIndex(1)));
         let cut = b.len() - 20;

@@ -220,8 +220,8 @@ impl fmt::Display for Notice {
             BadNode(n) => write!(f, "process_status_message: bad node [{n}] in message"),
             // heartbeat adds `, authstr=<the digest it computed>`: a valid signature of
             // attacker-chosen bytes has no place in a log, so we leave it out.
-            AuthFailed(AuthFailure::Mismatch { token }) => {
-                write!(f, "authtoken does not match, authtoken={token}")
+            AuthFailed(AuthFailure::Mismatch { digest }) => {
+                write!(f, "authtoken does not match, authtoken={digest}")
             }
             AuthFailed(AuthFailure::UnknownIndex(n)) => {
                 write!(f, "Invalid authentication [{n}] in message!")

@@ -413,8 +413,11 @@ fn a_peer_with_another_key_is_refused_and_logged_at_most_every_ten_seconds() {
             .all(|n| n.name != self::n("node2") || !matches!(n.status, NodeStatus::Up))
     );
     let text = Notice::AuthFailed(codec::AuthFailure::Mismatch {
-        token: "1 ab".into(),
+        digest: "7ab0a306".into(),
     });
-    assert_eq!(text.to_string(), "authtoken does not match, authtoken=1 ab");
+    assert_eq!(
+        text.to_string(),
+        "authtoken does not match, authtoken=7ab0a306"
+    );
     assert_eq!(text.priority(), Priority::Err);
 }
