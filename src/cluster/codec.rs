@@ -64,10 +64,9 @@ fn fields(p: &Packet, uuid: &[u8; 16]) -> Vec<(&'static str, Value)> {
     let s = |v: String| Value::String(v.into_bytes());
     let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
     if let Some(d) = &p.dest {
-        // heartbeat builds its repnodes reply with `dest` first; byte-identical helps
-        // comparing captures (receivers do not care about order).
-        let at = usize::from(!matches!(p.msg, Msg::RepNodes { .. }));
-        f.insert(at, ("dest", d.to_string()));
+        // heartbeat's repnodes has `dest` before `t`; receivers do not care about order,
+        // and the simulator's golden traces are written in this one.
+        f.push(("dest", d.to_string()));
     }
     match &p.msg {
         Msg::Status {
