@@ -1003,7 +1003,9 @@ impl World {
             .filter(|a| {
                 let harmless = matches!(
                     a,
-                    Action::Notice(Notice::BadNode(_)) | Action::Notice(Notice::ReplayAttack(..))
+                    Action::Notice(Notice::BadNode(_))
+                        | Action::Notice(Notice::ReplayAttack(..))
+                        | Action::Notice(Notice::AuthFailed(_))
                 ) || (rexmit && matches!(a, Action::Send { .. }));
                 !harmless
             })
