@@ -552,7 +552,21 @@ fn mixed_g_partition_and_heal() {
         s.nl(&["heal", "node2"])?;
         s.wait_owner("node1", 60)?;
         for i in [1, 2] {
-            s.wait_cl_status(i, &["nodestatus", peer(i)], 60, |o| o == "active")?;
+            match s.kind(i) {
+                Daemon::Real => {
+                    s.wait_cl_status(i, &["nodestatus", peer(i)], 60, |o| o == "active")?
+                }
+                Daemon::Ours => {
+                    let needle = format!("Status update for node {}: status active", peer(i));
+                    if !wait_for(Duration::from_secs(60), || {
+                        s.log(i)
+                            .get(before[i - 1]..)
+                            .is_some_and(|l| l.contains(&needle))
+                    }) {
+                        return Err(format!("{}: no `{needle}` after the heal", node(i)));
+                    }
+                }
+            }
         }
         settled(s)?;
         s.wait_owner("node1", 5)?;
