@@ -652,6 +652,7 @@ impl LongProbe {
 fn outage(lines: &[String]) -> (f64, usize) {
     let gaps: Vec<f64> = lines
         .iter()
+        .filter(|l| l.contains(" UP "))
         .filter_map(|l| l.split(" after ").nth(1))
         .filter_map(|r| r.split_whitespace().next())
         .filter_map(|x| x.parse::<f64>().ok())
