@@ -41,12 +41,31 @@ impl DropReason {
     }
 }
 
+/// Why authentication refused a datagram, for the log line heartbeat writes (wire spec
+/// §4.3, "Receiver failure behaviour").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The digest does not match our key of that index; `digest` as received.
+    Mismatch { digest: String },
+    /// The token names a key index we do not have.
+    UnknownIndex(u32),
+    /// No token, or not `"<index> <digest>"`.
+    BadToken,
+}
+
 /// Heartbeat's `MAXMSG`.
 pub const MAX_DATAGRAM: usize = 256 * 1024;
 
-fn fields(p: &Packet) -> Vec<(&'static str, String)> {
+/// Heartbeat's "UUID not known yet" (wire spec §5 step 1): a peer receiving it falls back
+/// to the `dest` name.
+const NULL_UUID: [u8; 16] = [0; 16];
+
+fn fields(p: &Packet, uuid: &[u8; 16]) -> Vec<(&'static str, Value)> {
+    let s = |v: String| Value::String(v.into_bytes());
     let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
     if let Some(d) = &p.dest {
+        // heartbeat's repnodes has `dest` before `t`; receivers do not care about order,
+        // and the simulator's golden traces are written in this one.
         f.push(("dest", d.to_string()));
     }
     match &p.msg {
@@ -117,22 +136,34 @@ fn fields(p: &Packet) -> Vec<(&'static str, String)> {
         Msg::NumPingNodes { count } => f.push(("num_ping", count.to_string())),
         Msg::Starting | Msg::ReqNodes | Msg::Other { .. } => {}
     }
-    f.push(("src", p.src.to_string()));
-    if let Some(s) = p.seq {
-        f.push(("seq", format!("{s:x}")));
+    let mut f: Vec<(&'static str, Value)> = f.into_iter().map(|(k, v)| (k, s(v))).collect();
+    // Control fields in heartbeat's order (wire spec §5): `destuuid` after the type's own
+    // fields, then src, srcuuid, seq, hg, ts, ttl. We do not track peers' UUIDs, so a
+    // message to a peer carries the null UUID (as heartbeat's own before it has heard the
+    // peer) and the peer matches `dest` by name; to ourselves we know it. `ld` (the load
+    // average) is left out: the core reads no /proc, and no receiver uses it.
+    if let Some(d) = &p.dest {
+        let du = if *d == p.src { uuid } else { &NULL_UUID };
+        f.push(("destuuid", Value::Binary(du.to_vec())));
     }
-    f.push(("hg", format!("{:x}", p.generation)));
-    f.push(("ts", format!("{:x}", p.ts)));
-    f.push(("ttl", p.ttl.to_string()));
+    f.push(("src", s(p.src.to_string())));
+    f.push(("srcuuid", Value::Binary(uuid.to_vec())));
+    if let Some(q) = p.seq {
+        f.push(("seq", s(format!("{q:x}"))));
+    }
+    f.push(("hg", s(format!("{:x}", p.generation))));
+    f.push(("ts", s(format!("{:x}", p.ts))));
+    f.push(("ttl", s(p.ttl.to_string())));
     f
 }
 
-/// Renders and signs `p` with the send key, as a UDP datagram. `None` only if the packet
-/// could not be rendered within heartbeat's size limit (never for the core's messages).
-pub fn encode(p: &Packet, auth: &AuthKeys) -> Vec<u8> {
+/// Renders and signs `p` with the send key, as a UDP datagram from the node whose UUID is
+/// `uuid` (`hb_uuid`, sent as `srcuuid`). Empty only if the packet could not be rendered
+/// within heartbeat's size limit (never for the core's messages).
+pub fn encode(p: &Packet, uuid: &[u8; 16], auth: &AuthKeys) -> Vec<u8> {
     let mut m = Message::new();
-    for (k, v) in fields(p) {
-        m.push(k, Value::String(v.into_bytes()));
+    for (k, v) in fields(p, uuid) {
+        m.push(k, v);
     }
     wire::encode_udp(&m, auth).unwrap_or_default()
 }
@@ -164,6 +195,43 @@ pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
     }
     let m = wire::decode_udp(bytes, auth).map_err(map_drop)?;
     from_message(m.message())
+}
+
+/// What was wrong with the signature of a datagram [`decode`] refused as `BadAuth` or
+/// `UnknownKeyIndex`; `None` for any other verdict. Only called on that (rare) path, so it
+/// parses again rather than burdening every decode.
+pub fn auth_failure(bytes: &[u8], auth: &AuthKeys) -> Option<AuthFailure> {
+    use wire::DropReason as W;
+    match wire::decode_udp(bytes, auth) {
+        Err(W::BadDigest { .. }) => {
+            let received = wire::parse(bytes).ok()?;
+            let token = match received.trailer() {
+                Some(t) => t.to_vec(),
+                // Classic: the last inner `auth` field is the one checked.
+                None => received
+                    .message()
+                    .fields()
+                    .iter()
+                    .rev()
+                    .find(|f| f.is("auth"))
+                    .and_then(|f| match &f.value {
+                        Value::String(v) => Some(v.clone()),
+                        _ => None,
+                    })?,
+            };
+            // heartbeat logs the digest part of `<index> <digest>`.
+            let digest = match token.iter().position(|&b| b == b' ') {
+                Some(sp) => &token[sp + 1..],
+                None => &token[..],
+            };
+            Some(AuthFailure::Mismatch {
+                digest: String::from_utf8_lossy(digest).into_owned(),
+            })
+        }
+        Err(W::UnknownKeyIndex { index }) => Some(AuthFailure::UnknownIndex(index)),
+        Err(W::MissingAuth | W::BadAuthToken) => Some(AuthFailure::BadToken),
+        _ => None,
+    }
 }
 
 /// The typed view of an authenticated message.
@@ -282,6 +350,8 @@ mod tests {
         AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("k")))
     }
 
+    const UUID: [u8; 16] = *b"0123456789abcdef";
+
     fn status() -> Packet {
         Packet {
             src: NodeName::new("node1"),
@@ -306,7 +376,7 @@ mod tests {
     fn round_trip_as_a_signed_netstring_datagram() {
         // wire spec §0: netstring on UDP, typed fields, hex dt/seq, a trailer.
         let p = status();
-        let b = encode(&p, &keys());
+        let b = encode(&p, &UUID, &keys());
         assert!(b.starts_with(b"###\n"));
         assert!(contains(&b, b"(0)dt=7530,"), "dt is hex (wire §0 item 6)");
         assert!(contains(&b, b"(0)seq=1a,"));
@@ -360,7 +430,7 @@ mod tests {
                 dest: Some(n.clone()),
                 ..status()
             };
-            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+            assert_eq!(decode(&encode(&p, &UUID, &keys()), &keys()), Ok(p));
         }
         for msg in [
             Msg::Ack { ackseq: 0x1e },
@@ -379,13 +449,13 @@ mod tests {
                 dest: Some(n.clone()),
                 ..status()
             };
-            assert_eq!(decode(&encode(&p, &keys()), &keys()), Ok(p));
+            assert_eq!(decode(&encode(&p, &UUID, &keys()), &keys()), Ok(p));
         }
     }
 
     #[test]
     fn tampering_and_wrong_keys_are_rejected() {
-        let b = encode(&status(), &keys());
+        let b = encode(&status(), &UUID, &keys());
         let mut t = b.clone();
         if let Some(i) = t.windows(6).position(|w| w == b"active") {
             t[i] = b'A';
@@ -396,5 +466,39 @@ mod tests {
         let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
         assert_eq!(decode(&b, &idx2), Err(DropReason::UnknownKeyIndex));
         assert_eq!(decode(b"garbage", &keys()), Err(DropReason::Malformed));
+    }
+
+    #[test]
+    fn auth_failures_are_described_like_heartbeat_logs_them() {
+        let b = encode(&status(), &UUID, &keys());
+        let other = AuthKeys::single(idx(1), AuthKey::Sha1(Secret::new("x")));
+        // The trailer's digest as received (what heartbeat logs as authtoken).
+        let Some(AuthFailure::Mismatch { digest }) = auth_failure(&b, &other) else {
+            panic!("not a mismatch: {:?}", auth_failure(&b, &other));
+        };
+        assert!(
+            digest.len() == 40 && b.ends_with(format!(" {digest},").as_bytes()),
+            "{digest}"
+        );
+        let idx2 = AuthKeys::single(idx(2), AuthKey::Crc);
+        assert_eq!(auth_failure(&b, &idx2), Some(AuthFailure::UnknownIndex(1)));
+        let cut = b.len() - 20;
+        assert_eq!(
+            auth_failure(&b[..cut], &keys()),
+            None,
+            "malformed, not auth"
+        );
+        assert_eq!(auth_failure(&b, &keys()), None, "authentic");
+        let mut unsigned = b.clone();
+        let end = unsigned
+            .windows(4)
+            .rposition(|w| w == b"%%%\n")
+            .unwrap_or(0)
+            + 4;
+        unsigned.truncate(end);
+        assert_eq!(
+            auth_failure(&unsigned, &keys()),
+            Some(AuthFailure::BadToken)
+        );
     }
 }

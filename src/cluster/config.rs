@@ -27,6 +27,8 @@ pub struct ClusterConfig {
     /// Built-in ipfail (behaviour spec §5.2): a node seeing fewer ping nodes than its peer
     /// hands its groups over. On when ha.cf respawns an `ipfail` client.
     pub ipfail: bool,
+    /// `log_badpack`: log packets that fail authentication.
+    pub log_badpack: bool,
 }
 
 impl ClusterConfig {
@@ -68,6 +70,7 @@ impl From<&Config> for ClusterConfig {
             hopfudge: c.hopfudge,
             fence_delay: c.fence_delay,
             ipfail: c.ipfail(),
+            log_badpack: c.log_badpack,
         }
     }
 }

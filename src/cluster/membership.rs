@@ -25,6 +25,8 @@ const REQNODES_RETRY: Duration = Duration::from_secs(1);
 /// For the first 5 s the advertised dead time is raised by 2 s (§4.5 step 1).
 const DT_BUMP_FOR: Duration = Duration::from_secs(5);
 const DT_BUMP: Duration = Duration::from_secs(2);
+/// Authentication failures are logged at most this often.
+const AUTH_LOG_EVERY: Duration = Duration::from_secs(10);
 /// At most this many packets answered per NS_rexmit.
 const MAX_REXMIT_BATCH: u64 = 50;
 
@@ -89,6 +91,9 @@ pub(super) struct Membership {
     pub all_accounted: bool,
     /// Reference time for nodes never heard from (start, or the end of a stall).
     pub wait_from: Instant,
+    /// When an authentication failure was last logged (at most one line per
+    /// [`AUTH_LOG_EVERY`]; heartbeat logs every packet, several a second).
+    pub auth_logged: Option<Instant>,
 }
 
 impl Membership {
@@ -164,6 +169,7 @@ impl Membership {
             rng,
             all_accounted: false,
             wait_from: now,
+            auth_logged: None,
         }
     }
 
@@ -213,7 +219,7 @@ impl Cluster {
             ttl: self.ttl(),
             msg,
         };
-        let bytes = codec::encode(&p, &self.cfg.auth);
+        let bytes = codec::encode(&p, &self.boot.uuid, &self.cfg.auth);
         for medium in 0..self.cfg.media.len() {
             self.actions.push_back(Action::Send {
                 medium,
@@ -515,7 +521,21 @@ impl Cluster {
         }
         let p = match codec::decode(bytes, &self.cfg.auth) {
             Ok(p) => p,
-            Err(r) => return self.drop(r),
+            Err(r) => {
+                let due = self
+                    .mem
+                    .auth_logged
+                    .is_none_or(|t| self.now >= t + AUTH_LOG_EVERY);
+                if matches!(r, DropReason::BadAuth | DropReason::UnknownKeyIndex)
+                    && due
+                    && self.cfg.log_badpack
+                    && let Some(why) = codec::auth_failure(bytes, &self.cfg.auth)
+                {
+                    self.mem.auth_logged = Some(self.now);
+                    self.notice(Notice::AuthFailed(why));
+                }
+                return self.drop(r);
+            }
         };
         if p.src == self.me {
             return self.drop(DropReason::FromSelf);

@@ -49,6 +49,8 @@ pub struct Boot {
     pub wall_secs: u64,
     /// Our process id, for `Heartbeat shutdown in progress. (PID)`.
     pub pid: u32,
+    /// Our node UUID (`hb_uuid`), sent as `srcuuid`.
+    pub uuid: [u8; 16],
 }
 
 /// Administrative requests (hb_standby, hb_takeover, SIGTERM).

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::codec::AuthFailure;
 use super::msg::{Hold, NodeStatus};
 use crate::config::NodeName;
 
@@ -51,6 +52,8 @@ pub enum Notice {
     NoPktsMissing(NodeName),
     ReplayAttack(NodeName, u64, u64),
     BadNode(NodeName),
+    /// A datagram failed authentication (rate-limited by the caller; heartbeat logs each).
+    AuthFailed(AuthFailure),
     NoStonith,
     SharedDisks,
     Resetting(NodeName, String),
@@ -166,9 +169,21 @@ impl Notice {
             | Isolated(_)
             | TakeoverHeldIsolated(_)
             | DeadtimeTooSmall => Priority::Warn,
-            LostALot | Irretrievable(..) | ReplayAttack(..) | BadNode(_) | StonithRetry(_)
-            | StartingInState0 | ResourceInState0 | StandbyIgnored(..) | NotLsb(_)
-            | BothOwnOurs | BothOwnForeign | NoOneOwnsLocal | NoOneOwnsForeign => Priority::Err,
+            AuthFailed(AuthFailure::UnknownIndex(_) | AuthFailure::BadToken) => Priority::Warn,
+            LostALot
+            | Irretrievable(..)
+            | ReplayAttack(..)
+            | BadNode(_)
+            | StonithRetry(_)
+            | AuthFailed(AuthFailure::Mismatch { .. })
+            | StartingInState0
+            | ResourceInState0
+            | StandbyIgnored(..)
+            | NotLsb(_)
+            | BothOwnOurs
+            | BothOwnForeign
+            | NoOneOwnsLocal
+            | NoOneOwnsForeign => Priority::Err,
             LateHeartbeatDead(..)
             | ReturningAfterPartition(_)
             | GivingUpDueToFailure(_)
@@ -227,6 +242,15 @@ impl fmt::Display for Notice {
                 "should_drop_message: attempted replay attack [{n}]? [gen = {g}, curgen = {c}]"
             ),
             BadNode(n) => write!(f, "process_status_message: bad node [{n}] in message"),
+            // heartbeat adds `, authstr=<the digest it computed>`: a valid signature of
+            // attacker-chosen bytes has no place in a log, so we leave it out.
+            AuthFailed(AuthFailure::Mismatch { digest }) => {
+                write!(f, "authtoken does not match, authtoken={digest}")
+            }
+            AuthFailed(AuthFailure::UnknownIndex(n)) => {
+                write!(f, "Invalid authentication [{n}] in message!")
+            }
+            AuthFailed(AuthFailure::BadToken) => f.write_str("Bad/invalid netstring auth string"),
             NoStonith => f.write_str("No STONITH device configured."),
             SharedDisks => f.write_str("Shared disks are not protected."),
             Resetting(n, d) => write!(f, "Resetting node {n} with [{d}]"),

@@ -47,6 +47,7 @@ fn cfg() -> ClusterConfig {
         hopfudge: 1,
         fence_delay: Duration::ZERO,
         ipfail: false,
+        log_badpack: true,
     }
 }
 
@@ -60,6 +61,7 @@ fn node1() -> Cluster {
         seed: 1,
         wall_secs: 1000,
         pid: 42,
+        uuid: [1; 16],
     };
     Cluster::new(cfg(), n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"))
 }
@@ -88,7 +90,7 @@ fn from_node2(seq: Option<u64>, generation: u64, dest: Option<&str>, msg: Msg) -
         ttl: 3,
         msg,
     };
-    encode(&p, &keys())
+    encode(&p, &[2; 16], &keys())
 }
 
 fn status(seq: u64, generation: u64) -> Vec<u8> {
@@ -190,6 +192,7 @@ fn old_generations_replays_own_and_unknown_packets_are_counted_and_ignored() {
             ttl: 3,
             msg: Msg::Starting,
         },
+        &[1; 16],
         &keys(),
     );
     c.handle(
@@ -209,6 +212,7 @@ fn old_generations_replays_own_and_unknown_packets_are_counted_and_ignored() {
             ttl: 3,
             msg: Msg::Starting,
         },
+        &[1; 16],
         &keys(),
     );
     c.handle(
@@ -317,6 +321,7 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         seed: 1,
         wall_secs: 1000,
         pid: 42,
+        uuid: [1; 16],
     };
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let first = drain(&mut c);
@@ -532,6 +537,7 @@ fn the_newest_packet_over_a_second_medium_brings_that_link_up_but_a_replay_does_
         seed: 1,
         wall_secs: 1000,
         pid: 42,
+        uuid: [1; 16],
     };
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     drain(&mut c);
@@ -605,4 +611,57 @@ fn the_newest_packet_over_a_second_medium_brings_that_link_up_but_a_replay_does_
         },
     );
     assert!(link_up(&drain(&mut c), "eth1"));
+}
+
+#[test]
+fn a_peer_with_another_key_is_refused_and_logged_at_most_every_ten_seconds() {
+    // wire spec §4.3: heartbeat logs "authtoken does not match" per packet; we rate-limit.
+    let mut c = node1();
+    drain(&mut c);
+    let wrong = AuthKeys::single(
+        KeyIndex::new(1).unwrap_or_else(|| unreachable!()),
+        AuthKey::Sha1(Secret::new("another")),
+    );
+    let p = Packet {
+        src: n("node2"),
+        dest: None,
+        seq: Some(1),
+        generation: 3,
+        ts: 1,
+        ttl: 3,
+        msg: Msg::Status {
+            st: NodeStatus::Up,
+            dt_ms: None,
+            protocol: true,
+        },
+    };
+    let logged = |c: &mut Cluster, t: u64| {
+        let bytes = encode(&p, &[2; 16], &wrong);
+        c.handle(at(t), Input::Datagram { medium: 0, bytes });
+        drain(c)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Notice(Notice::AuthFailed(f)) => Some(f),
+                _ => None,
+            })
+            .count()
+    };
+    assert_eq!(logged(&mut c, 1), 1);
+    assert_eq!(logged(&mut c, 5), 0, "within 10 s of the last line");
+    assert_eq!(logged(&mut c, 11), 1);
+    let v = c.status();
+    assert_eq!(v.drops[DropReason::BadAuth.index()], 3);
+    assert!(
+        v.nodes
+            .iter()
+            .all(|n| n.name != self::n("node2") || !matches!(n.status, NodeStatus::Up))
+    );
+    let text = Notice::AuthFailed(codec::AuthFailure::Mismatch {
+        digest: "7ab0a306".into(),
+    });
+    assert_eq!(
+        text.to_string(),
+        "authtoken does not match, authtoken=7ab0a306"
+    );
+    assert_eq!(text.priority(), Priority::Err);
 }

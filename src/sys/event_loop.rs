@@ -1124,17 +1124,21 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         crate::config::UuidFrom::File => state::UuidFrom::File,
         crate::config::UuidFrom::NodeName => state::UuidFrom::NodeName,
     };
-    match state::load_uuid(&paths.state_dir, uuid_from, me.as_str()) {
-        Ok((_, state::UuidOrigin::Generated)) => router.log(
-            Level::Info,
-            "No uuid found for current node - generating a new uuid.",
-        ),
-        Ok((_, state::UuidOrigin::FromNodeName { seed })) => {
-            router.log(Level::Info, &format!("seed is {seed}"));
+    let uuid = match state::load_uuid(&paths.state_dir, uuid_from, me.as_str()) {
+        Ok((u, state::UuidOrigin::Generated)) => {
+            router.log(
+                Level::Info,
+                "No uuid found for current node - generating a new uuid.",
+            );
+            u
         }
-        Ok(_) => {}
+        Ok((u, state::UuidOrigin::FromNodeName { seed })) => {
+            router.log(Level::Info, &format!("seed is {seed}"));
+            u
+        }
+        Ok((u, _)) => u,
         Err(e) => fail!(router, StartError::State(e)),
-    }
+    };
     if let Err(e) = crate::sys::daemon::make_cores_dirs(&paths.state_dir) {
         router.log(
             Level::Warn,
@@ -1248,6 +1252,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         seed: boot_seed(pid, wall),
         wall_secs: wall,
         pid,
+        uuid: uuid.0,
     };
     let authkeys = opts
         .authkeys

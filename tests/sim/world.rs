@@ -128,6 +128,7 @@ pub fn cluster_config(s: &Shape) -> ClusterConfig {
         hopfudge: 1,
         fence_delay: s.fence_delay,
         ipfail: s.ipfail,
+        log_badpack: true,
     }
 }
 
@@ -564,6 +565,7 @@ impl World {
             seed: self.rng.next_u64(),
             wall_secs: 1_700_000_000,
             pid: 4000 + u32::try_from(n).unwrap_or(0),
+            uuid: [u8::try_from(n).unwrap_or(0).wrapping_add(1); 16],
         };
         self.log(format!(
             "{} {} BOOT gen={}",
@@ -1034,7 +1036,9 @@ impl World {
             .filter(|a| {
                 let harmless = matches!(
                     a,
-                    Action::Notice(Notice::BadNode(_)) | Action::Notice(Notice::ReplayAttack(..))
+                    Action::Notice(Notice::BadNode(_))
+                        | Action::Notice(Notice::ReplayAttack(..))
+                        | Action::Notice(Notice::AuthFailed(_))
                 ) || (rexmit && matches!(a, Action::Send { .. }));
                 !harmless
             })
