@@ -204,16 +204,22 @@ impl Cluster {
         }
     }
 
-    /// Needs the control socket: `cl_status rscstatus` says the holder holds resources and
-    /// the others none.
+    /// Needs the control socket: `cl_status rscstatus` says the holder holds the set the
+    /// group belongs to (node1's group: `local` on node1, `foreign` on node2, or `all`) and
+    /// no other node does. A node without the group may still say `local`: heartbeat reports
+    /// its own (here empty) set as held (fixture `cl_status/node2-standby.txt`).
     fn check_rscstatus(&self, holder: &str, others: &[&str]) {
         let held = |node: &str| {
             let out = self.tool(node, &["cl_status", "rscstatus"]);
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         };
         let settled = wait_for(Duration::from_secs(10), || {
-            ["all", "local", "foreign"].contains(&held(holder).as_str())
-                && others.iter().all(|o| held(o) == "none")
+            let group_set = |node: &str| if node == "node1" { "local" } else { "foreign" };
+            let holds_group = |node: &str| {
+                let h = held(node);
+                h == "all" || h == group_set(node)
+            };
+            holds_group(holder) && others.iter().all(|o| !holds_group(o))
         });
         assert!(
             settled,
