@@ -89,6 +89,7 @@ impl Cluster {
     pub(super) fn isolation_deadline(&self) -> Option<Instant> {
         if self.rm.guard.isolated
             || !self.mem.comm_up
+            || self.rm.shutting_down()
             || self.cfg.nodes.len() != 2
             || self.cfg.ping_nodes.is_empty()
             || self.peer_is_alive()
@@ -103,6 +104,8 @@ impl Cluster {
             .filter_map(|n| n.last_status)
             .max()
             .map(|t| t + window + Duration::from_micros(1))
+            // Never a deadline in the past: the timer would fire for ever (seed 1876).
+            .filter(|&t| t > self.now)
     }
 
     /// Why this node is isolated right now, if it is.
@@ -143,6 +146,9 @@ impl Cluster {
 
     /// Isolation transitions (after every input, and before any takeover decision).
     pub(super) fn guard_isolation(&mut self) {
+        if self.rm.shutting_down() {
+            return; // everything is being released anyway
+        }
         let why = self.isolation_reason();
         match (why, self.rm.guard.isolated) {
             (Some(why), false) => {

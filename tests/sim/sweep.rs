@@ -285,6 +285,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
          in flight, the requester claimed the groups the acceptor had just taken",
     ),
     (
+        1876,
+        "L0 (livelock): shutting down while isolated, the isolation deadline stayed in \
+         the past and its timer fired for ever",
+    ),
+    (
         3923,
         "L1 (ipfail): contact regained reset the order of the peer's counts, so a late \
          older count overrode a newer one",

@@ -25,6 +25,8 @@ pub const MAX_LATENCY: Duration = Duration::from_millis(60);
 /// S1 without STONITH: how long two nodes that hear each other may both hold a group
 /// while the split brain heals (detection + the loser's stop, incl. stop retries).
 pub const S1_GRACE: Duration = Duration::from_secs(30);
+/// A run with more events than this is a livelock (typical seeds: 2 000–40 000).
+pub const MAX_EVENTS: u64 = 2_000_000;
 /// L1: after the last fault heals, every group is up exactly once within this bound.
 pub const L1_BOUND: Duration = Duration::from_secs(120);
 
@@ -370,6 +372,12 @@ impl World {
     pub fn run_until(&mut self, end: Instant) {
         while let Some((&(t, s), _)) = self.events.iter().next() {
             if t > end {
+                break;
+            }
+            if self.events_run >= MAX_EVENTS {
+                // A livelock (nodes answering each other forever) must fail, not hang.
+                self.violation(format!("L0: more than {MAX_EVENTS} events: livelock"));
+                self.events.clear();
                 break;
             }
             let Some(ev) = self.events.remove(&(t, s)) else {
