@@ -1,4 +1,4 @@
-//! Split-brain guards without (or before) fencing (issue #8, docs/fencing.md §4–§6):
+//! Split-brain guards without (or before) fencing (issue #8, docs/fencing.md §4, §6, §7):
 //!
 //! * **isolation** — two nodes with ping nodes: a node that sees neither its peer nor any
 //!   ping node assumes *it* is the one cut off; three or more nodes: a node that sees at most
