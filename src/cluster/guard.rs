@@ -67,12 +67,21 @@ impl Cluster {
             .count() as u64
     }
 
-    /// Ping nodes that answered within half the ping dead time. A link that fails takes
+    /// Half the ping dead time, but at least three echoes (one lost reply must not
+    /// isolate us) and at most the dead time.
+    fn ping_window(&self) -> Duration {
+        let t = &self.cfg.timing;
+        Duration::from_micros(t.deadping.as_micros() / 2)
+            .max(t.keepalive.saturating_mul(3))
+            .min(t.deadping)
+    }
+
+    /// Ping nodes that answered within `ping_window` (about half the ping dead time). A link that fails takes
     /// the peer's heartbeats and the ping replies with it, but which of the two is
     /// declared dead first is chance: judged by status alone, the peer's death could come
     /// first and start a takeover the isolation undoes a moment later.
     fn ping_fresh(&self) -> u64 {
-        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        let window = self.ping_window();
         self.mem
             .nodes
             .iter()
@@ -96,7 +105,7 @@ impl Cluster {
         {
             return None;
         }
-        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        let window = self.ping_window();
         self.mem
             .nodes
             .iter()
