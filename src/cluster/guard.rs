@@ -35,6 +35,9 @@ pub(super) struct Guard {
     /// Sequence number of the count in `peer_count`: a late (retransmitted) older count
     /// must not replace a newer one (seed 116).
     pub peer_count_seq: u64,
+    /// The standby we are accepting was asked while the peer saw fewer ping nodes (the
+    /// counts may balance before it completes: seed 11904).
+    pub accepting_from_fewer: bool,
 }
 
 /// What status output shows about the guards (`StatusView::guard`).

@@ -1045,6 +1045,7 @@ impl Cluster {
                     self.rm.standby_deadline = Some(now + STANDBY_FIRST);
                 } else {
                     self.rm.standby_floor = seq;
+                    self.rm.guard.accepting_from_fewer = self.ipfail_blocks_failback();
                     self.rm.standby = Standby::Other;
                     self.rm.standby_deadline = Some(now + STANDBY_PHASE);
                     self.send_msg(
@@ -1095,7 +1096,9 @@ impl Cluster {
                     self.local_work_done("auto_failback");
                 }
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
-                if self.ipfail_blocks_failback() && self.rm.mode == AutoFailback::On {
+                let from_fewer = std::mem::take(&mut self.rm.guard.accepting_from_fewer);
+                if (from_fewer || self.ipfail_blocks_failback()) && self.rm.mode == AutoFailback::On
+                {
                     // Handed over because the peer sees fewer ping nodes (ipfail): it
                     // gets its groups back once the counts balance.
                     self.rm.needs_failback = true;

@@ -290,6 +290,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
          the past and its timer fired for ever",
     ),
     (
+        11904,
+        "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
+         still ran; the groups were not marked for failback",
+    ),
+    (
         3923,
         "L1 (ipfail): contact regained reset the order of the peer's counts, so a late \
          older count overrode a newer one",
