@@ -841,7 +841,11 @@ impl Cluster {
         }
         if newest {
             self.rm.peer_resource_seq = seq;
-            self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+            // A report from a node we count dead (we were cut off, it may be acquiring by
+            // now, seed 16768) never proves it holds nothing.
+            let counted_alive = self.mem.index(&p.src).is_some_and(|i| self.peer_alive(i));
+            self.rm.peer_known_empty =
+                hold.is_none() && full && stable == Some(true) && counted_alive;
             self.rm.peer_releasing = info == Some("shutdown");
         }
         let holds_before = self.rm.other_holds;

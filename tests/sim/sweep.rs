@@ -290,6 +290,12 @@ const REGRESSIONS: &[(u64, &str)] = &[
          the past and its timer fired for ever",
     ),
     (
+        16768,
+        "S1 (STONITH): a `none, stable` report received while we counted its sender dead \
+         (both sides isolated) let us take over unfenced while it claimed its groups",
+    ),
+    (24415, "S1 (STONITH): as 16768"),
+    (
         11904,
         "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
          still ran; the groups were not marked for failback",
