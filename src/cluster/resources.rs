@@ -20,6 +20,8 @@ const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
+/// Hand-over offers postponed because the peer is in flux before we retry the start here.
+const HANDOVER_MAX_WAITS: u32 = 3;
 /// Legacy: an unanswered `ip-request` is sent again after this long.
 const IP_REQUEST_RETRY: Duration = Duration::from_secs(10);
 
@@ -107,6 +109,8 @@ pub(super) struct Rm {
     /// The `rsc_hold` we last told the peer.
     advertised_hold: Hold,
     pending_deaths: Vec<usize>,
+    /// Hand-over attempts postponed in a row because the peer was in flux.
+    handover_waits: u32,
     /// Legacy: our groups asked for with `ip-request` and not answered yet → retry time.
     ip_pending: std::collections::BTreeMap<usize, Instant>,
     pub guard: super::guard::Guard,
@@ -154,6 +158,7 @@ impl Rm {
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
             ip_pending: std::collections::BTreeMap::new(),
+            handover_waits: 0,
             guard: super::guard::Guard::default(),
             local_done: false,
             foreign_done: false,
@@ -1429,6 +1434,7 @@ impl Cluster {
         }
         if self.rm.nice && self.peer_is_alive() {
             if self.stable() && self.rm.rstate == RState::Stable {
+                self.rm.handover_waits = 0;
                 self.notice(Notice::HandOverAfterFailure(set));
                 // The groups stay `Failed` until the standby stops them; if the peer
                 // rejects or ignores the request, we offer again later.
@@ -1440,7 +1446,18 @@ impl Cluster {
                         phase: Phase::Me,
                     },
                 );
+            } else if self.rm.handover_waits >= HANDOVER_MAX_WAITS
+                && self.rm.i_hold.contains(set)
+                && self.rm.groups.idle()
+            {
+                // The peer has been in flux for minutes (seed 26648: it never settled after
+                // our cancelled fence). We are the owner of record of these groups, so the
+                // peer will not start them: try them here again.
+                self.rm.handover_waits = 0;
+                let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();
+                self.enqueue(ActKind::Retake, ops);
             } else {
+                self.rm.handover_waits += 1;
                 self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             }
         } else if !self.rm.nice && self.peer_is_alive() {

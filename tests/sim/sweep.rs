@@ -296,6 +296,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
     ),
     (24415, "S1 (STONITH): as 16768"),
     (
+        26648,
+        "L1: a failed start waited for a peer that stayed in flux for ever (it never \
+         settled after our fence was cancelled); the owner of record now retries it",
+    ),
+    (
         11904,
         "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
          still ran; the groups were not marked for failback",
