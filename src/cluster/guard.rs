@@ -38,6 +38,9 @@ pub(super) struct Guard {
     /// The standby we are accepting was asked while the peer saw fewer ping nodes (the
     /// counts may balance before it completes: seed 11904).
     pub accepting_from_fewer: bool,
+    /// We handed our groups over because we saw fewer ping nodes: once the counts balance
+    /// (auto_failback on) we ask for ours back, whatever the peer knew (seed 27362).
+    pub gave_up: bool,
 }
 
 /// What status output shows about the guards (`StatusView::guard`).
@@ -297,6 +300,7 @@ impl Cluster {
         self.rm.guard.peer_fewer = false;
         if restarted {
             self.rm.guard.peer_count_seq = 0;
+            self.rm.guard.gave_up = false;
         }
         self.ipfail_cancel();
     }
@@ -360,6 +364,18 @@ impl Cluster {
                 self.notice(Notice::IpfailFailback);
                 self.try_auto_failback();
             }
+            if std::mem::take(&mut self.rm.guard.gave_up)
+                && self.cfg.auto_failback == AutoFailback::On
+                && !self.rm.holds().contains(Hold::LOCAL)
+            {
+                // hb_takeover local: the peer hands our home groups back (§4.10).
+                self.send_msg(
+                    None,
+                    Msg::HbTakeover {
+                        set: "local".into(),
+                    },
+                );
+            }
         }
     }
 
@@ -400,6 +416,9 @@ impl Cluster {
         }
         self.notice(Notice::IpfailGiveupCalled);
         if self.rm_ready_for_standby() {
+            if set == Hold::ALL {
+                self.rm.guard.gave_up = true;
+            }
             self.send_msg(
                 None,
                 Msg::AskResources {

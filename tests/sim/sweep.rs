@@ -301,6 +301,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
          settled after our fence was cancelled); the owner of record now retries it",
     ),
     (
+        27362,
+        "L1 (ipfail): we handed everything over on our count, the peer never learnt it saw \
+         more, and nothing came back when the counts balanced: we now ask (hb_takeover local)",
+    ),
+    (
         11904,
         "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
          still ran; the groups were not marked for failback",
