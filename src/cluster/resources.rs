@@ -1412,6 +1412,28 @@ impl Cluster {
                     phase: Phase::Me,
                 },
             );
+            return;
+        }
+        // Ours: we claim a set (and the peer knows it) but one of its groups runs nowhere
+        // here and is not being worked on: start it (seeds 42345, 13037: a release queued
+        // by one episode ran after another had claimed the set again).
+        if self.rm.nice
+            && self.mem.comm_up
+            && !self.rm.shutdown_started
+            && self.rm.rstate == RState::Stable
+            && self.rm.standby == Standby::Not
+            && !self.rm.takeover_in_progress
+            && !self.is_isolated()
+        {
+            let stopped: Vec<(usize, GroupOp)> = self
+                .groups_of(self.rm.i_hold)
+                .into_iter()
+                .filter(|&g| self.rm.groups.states[g] == GroupState::Stopped)
+                .map(|g| (g, GroupOp::Take))
+                .collect();
+            if !stopped.is_empty() {
+                self.enqueue(ActKind::Retake, stopped);
+            }
         }
     }
 

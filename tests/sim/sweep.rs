@@ -306,6 +306,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
          more, and nothing came back when the counts balanced: we now ask (hb_takeover local)",
     ),
     (
+        42345,
+        "L1: both sides isolated, then healed: a release queued in one episode ran after \
+         the set was claimed again; the owner of record now restarts such groups when idle",
+    ),
+    (
         11904,
         "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
          still ran; the groups were not marked for failback",

@@ -202,6 +202,8 @@ pub struct SimNode {
     /// Resources up on this machine: (group, resource).
     pub up: BTreeSet<(usize, usize)>,
     pub booted_at: Instant,
+    /// The end of the node's last stall: it judges peers from replayed (old) packets then.
+    pub resumed_at: Option<Instant>,
     pub crashed_at: Option<Instant>,
     pub clean_exit: bool,
     /// Recently accepted datagrams, for replay attacks.
@@ -272,6 +274,7 @@ impl World {
                 timer_at: None,
                 up: BTreeSet::new(),
                 booted_at: Instant::ZERO,
+                resumed_at: None,
                 crashed_at: None,
                 clean_exit: false,
                 seen: VecDeque::new(),
@@ -546,6 +549,7 @@ impl World {
             return;
         }
         self.nodes[n].stalled = false;
+        self.nodes[n].resumed_at = Some(self.now);
         self.log(format!("{} {} RESUME", self.now, name(n)));
         let deferred = std::mem::take(&mut self.nodes[n].deferred);
         for ev in deferred {
@@ -624,7 +628,14 @@ impl World {
             };
             let bound = DEADTIME + bump + KEEPALIVE + MAX_LATENCY;
             for o in 0..self.nodes.len() {
+                // An observer that just resumed from a stall judges the victim from
+                // replayed packets (an old, bumped dead time): not a T1 watch (seeds
+                // 42241, 48756).
+                let fresh = self.nodes[o].resumed_at.is_none_or(|r| {
+                    self.now.saturating_since(r) > DEADTIME + Duration::from_secs(2)
+                });
                 let watch = o != n
+                    && fresh
                     && !self.nodes[o].stalled
                     && self.nodes[o].cluster.as_ref().is_some_and(|c| {
                         let st = c.status();
