@@ -16,7 +16,8 @@
 //!   exactly one node and partly up nowhere else, the core agrees it runs, every node runs
 //!   and sees every other node active; with `auto_failback on`/`legacy` and no admin moves
 //!   or start failures in the run, each group is on its home node.
-//! * **T1** a crash watched by a comm-up, non-stalled peer is declared dead within
+//! * **T1** a crash watched by a comm-up peer that is not stalled (nor resumed from a stall
+//!   within the last dead time + 2 s: it judges from replayed packets) is declared dead within
 //!   deadtime (+2 s if the victim was in its first 5 s) + keepalive + 60 ms of delivery;
 //!   the takeover (or the fence that precedes it) is decided in the same step.
 //!
