@@ -1,4 +1,4 @@
-//! Split-brain guards without (or before) fencing (issue #8, docs/fencing.md §4–§6):
+//! Split-brain guards without (or before) fencing (issue #8, docs/fencing.md §4, §6, §7):
 //!
 //! * **isolation** — two nodes with ping nodes: a node that sees neither its peer nor any
 //!   ping node assumes *it* is the one cut off; three or more nodes: a node that sees at most
@@ -35,6 +35,12 @@ pub(super) struct Guard {
     /// Sequence number of the count in `peer_count`: a late (retransmitted) older count
     /// must not replace a newer one (seed 116).
     pub peer_count_seq: u64,
+    /// The standby we are accepting was asked while the peer saw fewer ping nodes (the
+    /// counts may balance before it completes: seed 11904).
+    pub accepting_from_fewer: bool,
+    /// We handed our groups over because we saw fewer ping nodes: once the counts balance
+    /// (auto_failback on) we ask for ours back, whatever the peer knew (seed 27362).
+    pub gave_up: bool,
 }
 
 /// What status output shows about the guards (`StatusView::guard`).
@@ -67,12 +73,21 @@ impl Cluster {
             .count() as u64
     }
 
-    /// Ping nodes that answered within half the ping dead time. A link that fails takes
+    /// Half the ping dead time, but at least three echoes (one lost reply must not
+    /// isolate us) and at most the dead time.
+    fn ping_window(&self) -> Duration {
+        let t = &self.cfg.timing;
+        Duration::from_micros(t.deadping.as_micros() / 2)
+            .max(t.keepalive.saturating_mul(3))
+            .min(t.deadping)
+    }
+
+    /// Ping nodes that answered within `ping_window` (about half the ping dead time). A link that fails takes
     /// the peer's heartbeats and the ping replies with it, but which of the two is
     /// declared dead first is chance: judged by status alone, the peer's death could come
     /// first and start a takeover the isolation undoes a moment later.
     fn ping_fresh(&self) -> u64 {
-        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        let window = self.ping_window();
         self.mem
             .nodes
             .iter()
@@ -89,13 +104,14 @@ impl Cluster {
     pub(super) fn isolation_deadline(&self) -> Option<Instant> {
         if self.rm.guard.isolated
             || !self.mem.comm_up
+            || self.rm.shutting_down()
             || self.cfg.nodes.len() != 2
             || self.cfg.ping_nodes.is_empty()
             || self.peer_is_alive()
         {
             return None;
         }
-        let window = Duration::from_micros(self.cfg.timing.deadping.as_micros() / 2);
+        let window = self.ping_window();
         self.mem
             .nodes
             .iter()
@@ -103,6 +119,8 @@ impl Cluster {
             .filter_map(|n| n.last_status)
             .max()
             .map(|t| t + window + Duration::from_micros(1))
+            // Never a deadline in the past: the timer would fire for ever (seed 1876).
+            .filter(|&t| t > self.now)
     }
 
     /// Why this node is isolated right now, if it is.
@@ -143,6 +161,9 @@ impl Cluster {
 
     /// Isolation transitions (after every input, and before any takeover decision).
     pub(super) fn guard_isolation(&mut self) {
+        if self.rm.shutting_down() {
+            return; // everything is being released anyway
+        }
         let why = self.isolation_reason();
         match (why, self.rm.guard.isolated) {
             (Some(why), false) => {
@@ -279,6 +300,7 @@ impl Cluster {
         self.rm.guard.peer_fewer = false;
         if restarted {
             self.rm.guard.peer_count_seq = 0;
+            self.rm.guard.gave_up = false;
         }
         self.ipfail_cancel();
     }
@@ -342,6 +364,18 @@ impl Cluster {
                 self.notice(Notice::IpfailFailback);
                 self.try_auto_failback();
             }
+            if std::mem::take(&mut self.rm.guard.gave_up)
+                && self.cfg.auto_failback == AutoFailback::On
+                && !self.rm.holds().contains(Hold::LOCAL)
+            {
+                // hb_takeover local: the peer hands our home groups back (§4.10).
+                self.send_msg(
+                    None,
+                    Msg::HbTakeover {
+                        set: "local".into(),
+                    },
+                );
+            }
         }
     }
 
@@ -382,6 +416,9 @@ impl Cluster {
         }
         self.notice(Notice::IpfailGiveupCalled);
         if self.rm_ready_for_standby() {
+            if set == Hold::ALL {
+                self.rm.guard.gave_up = true;
+            }
             self.send_msg(
                 None,
                 Msg::AskResources {

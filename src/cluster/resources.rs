@@ -20,6 +20,8 @@ const STANDBY_PHASE: Duration = Duration::from_secs(60);
 const AUTOFAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// A start failure offers the group to the peer 30 s later (§2.7 step 3).
 const HANDOVER_DELAY: Duration = Duration::from_secs(30);
+/// Hand-over offers postponed because the peer is in flux before we retry the start here.
+const HANDOVER_MAX_WAITS: u32 = 3;
 /// Legacy: an unanswered `ip-request` is sent again after this long.
 const IP_REQUEST_RETRY: Duration = Duration::from_secs(10);
 
@@ -107,6 +109,8 @@ pub(super) struct Rm {
     /// The `rsc_hold` we last told the peer.
     advertised_hold: Hold,
     pending_deaths: Vec<usize>,
+    /// Hand-over attempts postponed in a row because the peer was in flux.
+    handover_waits: u32,
     /// Legacy: our groups asked for with `ip-request` and not answered yet → retry time.
     ip_pending: std::collections::BTreeMap<usize, Instant>,
     pub guard: super::guard::Guard,
@@ -154,6 +158,7 @@ impl Rm {
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
             ip_pending: std::collections::BTreeMap::new(),
+            handover_waits: 0,
             guard: super::guard::Guard::default(),
             local_done: false,
             foreign_done: false,
@@ -847,7 +852,11 @@ impl Cluster {
         }
         if newest {
             self.rm.peer_resource_seq = seq;
-            self.rm.peer_known_empty = hold.is_none() && full && stable == Some(true);
+            // A report from a node we count dead (we were cut off, it may be acquiring by
+            // now, seed 16768) never proves it holds nothing.
+            let counted_alive = self.mem.index(&p.src).is_some_and(|i| self.peer_alive(i));
+            self.rm.peer_known_empty =
+                hold.is_none() && full && stable == Some(true) && counted_alive;
             self.rm.peer_releasing = info == Some("shutdown");
         }
         let holds_before = self.rm.other_holds;
@@ -1051,6 +1060,7 @@ impl Cluster {
                     self.rm.standby_deadline = Some(now + STANDBY_FIRST);
                 } else {
                     self.rm.standby_floor = seq;
+                    self.rm.guard.accepting_from_fewer = self.ipfail_blocks_failback();
                     self.rm.standby = Standby::Other;
                     self.rm.standby_deadline = Some(now + STANDBY_PHASE);
                     self.send_msg(
@@ -1101,7 +1111,9 @@ impl Cluster {
                     self.local_work_done("auto_failback");
                 }
                 self.rm.i_hold = self.rm.i_hold.union(set.mirror());
-                if self.ipfail_blocks_failback() && self.rm.mode == AutoFailback::On {
+                let from_fewer = std::mem::take(&mut self.rm.guard.accepting_from_fewer);
+                if (from_fewer || self.ipfail_blocks_failback()) && self.rm.mode == AutoFailback::On
+                {
                     // Handed over because the peer sees fewer ping nodes (ipfail): it
                     // gets its groups back once the counts balance.
                     self.rm.needs_failback = true;
@@ -1406,6 +1418,28 @@ impl Cluster {
                     phase: Phase::Me,
                 },
             );
+            return;
+        }
+        // Ours: we claim a set (and the peer knows it) but one of its groups runs nowhere
+        // here and is not being worked on: start it (seeds 42345, 13037: a release queued
+        // by one episode ran after another had claimed the set again).
+        if self.rm.nice
+            && self.mem.comm_up
+            && !self.rm.shutdown_started
+            && self.rm.rstate == RState::Stable
+            && self.rm.standby == Standby::Not
+            && !self.rm.takeover_in_progress
+            && !self.is_isolated()
+        {
+            let stopped: Vec<(usize, GroupOp)> = self
+                .groups_of(self.rm.i_hold)
+                .into_iter()
+                .filter(|&g| self.rm.groups.states[g] == GroupState::Stopped)
+                .map(|g| (g, GroupOp::Take))
+                .collect();
+            if !stopped.is_empty() {
+                self.enqueue(ActKind::Retake, stopped);
+            }
         }
     }
 
@@ -1428,6 +1462,7 @@ impl Cluster {
         }
         if self.rm.nice && self.peer_is_alive() {
             if self.stable() && self.rm.rstate == RState::Stable {
+                self.rm.handover_waits = 0;
                 self.notice(Notice::HandOverAfterFailure(set));
                 // The groups stay `Failed` until the standby stops them; if the peer
                 // rejects or ignores the request, we offer again later.
@@ -1439,7 +1474,18 @@ impl Cluster {
                         phase: Phase::Me,
                     },
                 );
+            } else if self.rm.handover_waits >= HANDOVER_MAX_WAITS
+                && self.rm.i_hold.contains(set)
+                && self.rm.groups.idle()
+            {
+                // The peer has been in flux for minutes (seed 26648: it never settled after
+                // our cancelled fence). We are the owner of record of these groups, so the
+                // peer will not start them: try them here again.
+                self.rm.handover_waits = 0;
+                let ops = failed.into_iter().map(|g| (g, GroupOp::Take)).collect();
+                self.enqueue(ActKind::Retake, ops);
             } else {
+                self.rm.handover_waits += 1;
                 self.rm.handover_at = Some(self.now + HANDOVER_DELAY);
             }
         } else if !self.rm.nice && self.peer_is_alive() {

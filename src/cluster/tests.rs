@@ -408,7 +408,26 @@ fn run_jobs(c: &mut Cluster, t: Instant, mut acts: Vec<Action>) -> Vec<Action> {
 /// node1 and node2 (generation 5, seqs 1–4 used) both comm-up and stable; node1 runs
 /// its group.
 fn stable_pair() -> Cluster {
-    let mut c = node1();
+    stable_pair_with(cfg())
+}
+
+fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
+    let boot = Boot {
+        generation: 7,
+        seed: 1,
+        wall_secs: 1000,
+        pid: 42,
+        uuid: [1; 16],
+    };
+    let hosts: Vec<String> = cfg
+        .ping_nodes
+        .iter()
+        .flat_map(|p| p.hosts.clone())
+        .collect();
+    let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    for host in hosts {
+        c.handle(at(1), Input::PingReply { host });
+    }
     drain(&mut c);
     let st = Msg::Status {
         st: NodeStatus::Active,
@@ -664,4 +683,98 @@ fn a_peer_with_another_key_is_refused_and_logged_at_most_every_ten_seconds() {
         "authtoken does not match, authtoken=7ab0a306"
     );
     assert_eq!(text.priority(), Priority::Err);
+}
+
+/// Runs timers until `end`, collecting actions.
+fn run_to(c: &mut Cluster, end: Instant) -> Vec<Action> {
+    let mut all = Vec::new();
+    loop {
+        let t = c.poll_timeout().unwrap_or(end);
+        if t > end {
+            break;
+        }
+        c.handle_timeout(t);
+        all.extend(drain(c));
+    }
+    all
+}
+
+#[test]
+fn held_nothing_is_not_trusted_while_packets_of_the_dead_node_are_missing() {
+    // Seed 16235: "none, stable" then (lost) "acquiring"; with STONITH the dead node is
+    // fenced unless we have everything it sent.
+    let mut with_device = cfg();
+    with_device.stonith = true;
+    let empty = Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    // Complete: no fence.
+    let mut c = stable_pair_with(with_device.clone());
+    from2(&mut c, at(3), 5, None, empty.clone());
+    let acts = run_to(&mut c, at(20));
+    assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Fence { .. })));
+    // Seq 6 never arrives, 7 does: fenced.
+    let mut c = stable_pair_with(with_device);
+    from2(&mut c, at(3), 5, None, empty);
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(3), 7, None, st);
+    let acts = run_to(&mut c, at(20));
+    assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
+    assert!(
+        acts.iter()
+            .any(|a| *a == Action::Fence { node: n("node2") }),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
+    let mut with_ping = cfg();
+    with_ping.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ping);
+    c.handle(
+        at(2),
+        Input::PingReply {
+            host: "10.0.0.254".into(),
+        },
+    );
+    drain(&mut c);
+    assert!(!c.status().guard.isolated);
+    // node2 and the ping node fall silent together.
+    let acts = run_to(&mut c, at(30));
+    assert!(c.status().guard.isolated);
+    assert!(acts.contains(&Action::Notice(Notice::TakeoverHeldIsolated(n("node2")))));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Notice(Notice::ResourcesBeingAcquired(_))))
+    );
+    // It released its own group.
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Run(j) if j.op == JobOp::Stop))
+    );
+    // The ping node answers again, node2 still dead: the takeover is decided now.
+    c.handle(
+        at(31),
+        Input::PingReply {
+            host: "10.0.0.254".into(),
+        },
+    );
+    let acts = drain(&mut c);
+    assert!(!c.status().guard.isolated);
+    assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
+    assert!(acts.contains(&Action::Notice(Notice::ResourcesBeingAcquired(n("node2")))));
 }

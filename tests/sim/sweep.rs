@@ -285,6 +285,37 @@ const REGRESSIONS: &[(u64, &str)] = &[
          in flight, the requester claimed the groups the acceptor had just taken",
     ),
     (
+        1876,
+        "L0 (livelock): shutting down while isolated, the isolation deadline stayed in \
+         the past and its timer fired for ever",
+    ),
+    (
+        16768,
+        "S1 (STONITH): a `none, stable` report received while we counted its sender dead \
+         (both sides isolated) let us take over unfenced while it claimed its groups",
+    ),
+    (24415, "S1 (STONITH): as 16768"),
+    (
+        26648,
+        "L1: a failed start waited for a peer that stayed in flux for ever (it never \
+         settled after our fence was cancelled); the owner of record now retries it",
+    ),
+    (
+        27362,
+        "L1 (ipfail): we handed everything over on our count, the peer never learnt it saw \
+         more, and nothing came back when the counts balanced: we now ask (hb_takeover local)",
+    ),
+    (
+        42345,
+        "L1: both sides isolated, then healed: a release queued in one episode ran after \
+         the set was claimed again; the owner of record now restarts such groups when idle",
+    ),
+    (
+        11904,
+        "L1 (ipfail): the counts balanced while our acceptance of the peer's hand-over \
+         still ran; the groups were not marked for failback",
+    ),
+    (
         3923,
         "L1 (ipfail): contact regained reset the order of the peer's counts, so a late \
          older count overrode a newer one",

@@ -25,6 +25,8 @@ pub const MAX_LATENCY: Duration = Duration::from_millis(60);
 /// S1 without STONITH: how long two nodes that hear each other may both hold a group
 /// while the split brain heals (detection + the loser's stop, incl. stop retries).
 pub const S1_GRACE: Duration = Duration::from_secs(30);
+/// A run with more events than this is a livelock (typical seeds: 2 000–40 000).
+pub const MAX_EVENTS: u64 = 2_000_000;
 /// L1: after the last fault heals, every group is up exactly once within this bound.
 pub const L1_BOUND: Duration = Duration::from_secs(120);
 
@@ -201,6 +203,8 @@ pub struct SimNode {
     /// Resources up on this machine: (group, resource).
     pub up: BTreeSet<(usize, usize)>,
     pub booted_at: Instant,
+    /// The end of the node's last stall: it judges peers from replayed (old) packets then.
+    pub resumed_at: Option<Instant>,
     pub crashed_at: Option<Instant>,
     pub clean_exit: bool,
     /// Recently accepted datagrams, for replay attacks.
@@ -271,6 +275,7 @@ impl World {
                 timer_at: None,
                 up: BTreeSet::new(),
                 booted_at: Instant::ZERO,
+                resumed_at: None,
                 crashed_at: None,
                 clean_exit: false,
                 seen: VecDeque::new(),
@@ -373,6 +378,12 @@ impl World {
             if t > end {
                 break;
             }
+            if self.events_run >= MAX_EVENTS {
+                // A livelock (nodes answering each other forever) must fail, not hang.
+                self.violation(format!("L0: more than {MAX_EVENTS} events: livelock"));
+                self.events.clear();
+                break;
+            }
             let Some(ev) = self.events.remove(&(t, s)) else {
                 break;
             };
@@ -440,6 +451,12 @@ impl World {
                 let _ = from;
             }
             Ev::Timer { node, .. } => {
+                // Superseded by a later poll_timeout: nothing is due now. (Firing it anyway
+                // re-armed the timer each time, so duplicates piled up: seed 3777 reached
+                // two million events with 15 nodes.)
+                if self.nodes[node].timer_at.is_some_and(|t| t != self.now) {
+                    return;
+                }
                 self.nodes[node].timer_at = None;
                 let now = self.now;
                 if let Some(c) = self.nodes[node].cluster.as_mut() {
@@ -533,6 +550,7 @@ impl World {
             return;
         }
         self.nodes[n].stalled = false;
+        self.nodes[n].resumed_at = Some(self.now);
         self.log(format!("{} {} RESUME", self.now, name(n)));
         let deferred = std::mem::take(&mut self.nodes[n].deferred);
         for ev in deferred {
@@ -612,7 +630,14 @@ impl World {
             };
             let bound = DEADTIME + bump + KEEPALIVE + MAX_LATENCY;
             for o in 0..self.nodes.len() {
+                // An observer that just resumed from a stall judges the victim from
+                // replayed packets (an old, bumped dead time): not a T1 watch (seeds
+                // 42241, 48756).
+                let fresh = self.nodes[o].resumed_at.is_none_or(|r| {
+                    self.now.saturating_since(r) > DEADTIME + Duration::from_secs(2)
+                });
                 let watch = o != n
+                    && fresh
                     && !self.nodes[o].stalled
                     && self.nodes[o].cluster.as_ref().is_some_and(|c| {
                         let st = c.status();
