@@ -185,7 +185,7 @@ impl Cluster {
                     .collect();
                 if self.normal_nodes().count() == 2 {
                     for i in dead {
-                        self.rm_node_dead(i);
+                        self.rm_node_dead_after_isolation(i);
                     }
                     // Back in touch instead: nice modes claim our orphaned groups on the
                     // peer's stable report; legacy asks for them (seed 8800: isolated at

@@ -421,6 +421,18 @@ impl Cluster {
     // ---- death, restart, partition ---------------------------------------------------
 
     pub(super) fn rm_node_dead(&mut self, i: usize) {
+        self.rm_node_dead_with(i, false);
+    }
+
+    /// The takeover of a peer still dead when our isolation ends. What we knew of it is
+    /// from before or during the isolation: it may have restarted meanwhile and be starting
+    /// its groups, so "held nothing" or "shut down" no longer spares it the fence (seed
+    /// 89765).
+    pub(super) fn rm_node_dead_after_isolation(&mut self, i: usize) {
+        self.rm_node_dead_with(i, true);
+    }
+
+    fn rm_node_dead_with(&mut self, i: usize, stale_knowledge: bool) {
         if !self.mem.comm_up {
             if !self.rm.pending_deaths.contains(&i) {
                 self.rm.pending_deaths.push(i);
@@ -449,7 +461,7 @@ impl Cluster {
         } else {
             self.rm.peer_shutdone
         };
-        let must_fence = !(heard && clean);
+        let must_fence = stale_knowledge || !(heard && clean);
         // Fence race (docs/fencing.md §4): the node not favoured waits before shooting.
         let delay = self.cfg.fence_delay;
         let at = if delay > Duration::ZERO && !self.fence_favoured() {

@@ -325,6 +325,10 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "L1 (ipfail): our count reached the peer before its comm-up; it never learnt it \
          saw more ping nodes and kept the handed-over groups",
     ),
+    (
+        89765,
+        "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a          peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the          takeover after isolation now always fences",
+    ),
 ];
 
 #[test]
