@@ -674,7 +674,16 @@ impl Cluster {
         {
             return;
         }
-        let overlap = self.rm.i_hold.intersect(self.rm.other_holds.mirror());
+        // Settled (no standby, no group operation): what runs here counts, not only
+        // `i_hold`. A standby acquisition that finished after its episode was abandoned
+        // (a hung start outlived a stall) runs a group `i_hold` does not claim; judged by
+        // `i_hold` alone, neither side ever released it (seed 86235).
+        let ours = if self.rm.standby == Standby::Not && self.rm.groups.idle() {
+            self.advertised()
+        } else {
+            self.rm.i_hold
+        };
+        let overlap = ours.intersect(self.rm.other_holds.mirror());
         if overlap.is_none() {
             self.rm.announced = false;
             return;

@@ -329,6 +329,12 @@ const REGRESSIONS: &[(u64, &str)] = &[
         89765,
         "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a          peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the          takeover after isolation now always fences",
     ),
+    (
+        86235,
+        "S1: a standby start that hung through a stall finished after its episode was \
+         abandoned; the group ran beside the peer's, outside `i_hold`, and neither side \
+         released it: a settled node now judges overlaps by what it runs",
+    ),
 ];
 
 #[test]
@@ -373,7 +379,10 @@ fn debug_seed() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let w = run_seed(seed, false);
+    let w = run_seed(seed, std::env::var("HB_SIM_TRACE").is_ok());
+    for line in &w.trace {
+        println!("{line}");
+    }
     for n in 0..w.nodes.len() {
         println!("{n}: {:?}", w.node_status(n).map(|s| (s.rsc, s.groups)));
     }
