@@ -332,6 +332,12 @@ impl Cluster {
     fn cancel_standby(&mut self) {
         if self.rm.standby != Standby::Not || self.rm.standby_deadline.is_some() {
             self.notice(Notice::CancellingStandby);
+            if std::mem::take(&mut self.rm.failback_asked) && self.rm.standby == Standby::Me {
+                // Ours: an auto-failback cancelled before anything moved (the peer
+                // restarted) is tried again, or nothing ever asks again (seed 103630).
+                self.rm.needs_failback = true;
+                self.rm.autofailback_at = Some(self.now + AUTOFAILBACK_RETRY);
+            }
             self.rm.standby = Standby::Not;
             self.rm.standby_deadline = None;
             if self.rm.i_hold == Hold::ALL {

@@ -335,6 +335,11 @@ const REGRESSIONS: &[(u64, &str)] = &[
          abandoned; the group ran beside the peer's, outside `i_hold`, and neither side \
          released it: a settled node now judges overlaps by what it runs",
     ),
+    (
+        103630,
+        "L1: an auto-failback standby cancelled because the peer restarted was never asked \
+         again: a cancelled failback is retried like one that got no answer",
+    ),
 ];
 
 #[test]
