@@ -362,3 +362,49 @@ fn lab_meatware_waits_for_meatclient() {
     let log2 = c.lab.ha_log("node2");
     assert!(log2.contains("node node1 now reset."), "{log2}");
 }
+
+/// Built-in ipfail (ha.cf respawns Debian's /usr/libexec/heartbeat/ipfail): node1 (active) stops seeing the ping node (the ping node drops its
+/// echoes), node2 still sees it → node1 gives its group up and node2 takes it.
+#[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
+fn lab_ipfail_moves_the_group_off_the_node_that_lost_its_ping_node() {
+    let Some(c) = Cluster::new(
+        &[format!("node1 {VIP}/24/eth0")],
+        &[
+            "ping 192.0.2.254".to_owned(),
+            "respawn hacluster /usr/libexec/heartbeat/ipfail".to_owned(),
+        ],
+    ) else {
+        return;
+    };
+    c.start_both(VIP, "node1");
+    let since1 = c.lab.ha_log("node1").len();
+    // Only node1's echoes are dropped, inside the ping host: node1 and node2 still see
+    // each other.
+    for rule in [
+        "add table inet hbrs",
+        "add chain inet hbrs in { type filter hook input priority 0 ; }",
+        "add rule inet hbrs in ip saddr 192.0.2.11 drop",
+    ] {
+        let mut args = vec!["exec", "ping", "nft"];
+        args.extend(rule.split_whitespace());
+        c.lab.ok(&args);
+    }
+    let t0 = lab::epoch();
+    c.wait_owner(VIP, "node2", 30);
+    eprintln!(
+        "FIGURE: node1 lost the ping node -> node2 holds {VIP} after {:.3} s",
+        lab::epoch() - t0
+    );
+    assert!(
+        c.lab.wait_log(
+            "node1",
+            "Giving up because we have less visible ping nodes.",
+            since1,
+            Duration::from_secs(1)
+        ),
+        "{}",
+        c.logs()
+    );
+    assert!(!c.crashed("node1") && !c.crashed("node2"));
+}
