@@ -208,7 +208,7 @@ fn write_exec(path: &Path, body: &str) {
 /// time did both live nodes hold the service address.
 #[test]
 #[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
-fn lab_partition_with_fence_device_leaves_exactly_one_holder() {
+fn lab_partition_both_holding_the_favoured_node_fences_first() {
     let Some(c) = Cluster::new(
         &[
             format!("node1 {VIP}/24/eth0"),
@@ -407,4 +407,50 @@ fn lab_ipfail_moves_the_group_off_the_node_that_lost_its_ping_node() {
         c.logs()
     );
     assert!(!c.crashed("node1") && !c.crashed("node2"));
+}
+
+/// A partition when only node1 holds a group: node1 (the holder, favoured) crashes node2
+/// through the fence device at once and keeps the address; never both holding it while
+/// both live.
+#[test]
+#[ignore = "needs root and netlab; run with --ignored --test-threads=1"]
+fn lab_partition_one_group_ends_with_one_holder_and_one_fenced_node() {
+    let Some(c) = Cluster::new(
+        &[format!("node1 {VIP}/24/eth0")],
+        &[fence_line(), "fence_delay 2".to_owned()],
+    ) else {
+        return;
+    };
+    c.start_both(VIP, "node1");
+    let t0 = lab::epoch();
+    c.lab.ok(&["partition", "node2"]);
+    let decided = wait_for(Duration::from_secs(30), || {
+        let o = c.owner(VIP);
+        assert_ne!(o, "node1 node2", "both nodes hold {VIP}:\n{}", c.logs());
+        c.crashed("node1") || c.crashed("node2")
+    });
+    assert!(decided, "nobody was fenced:\n{}", c.logs());
+    let (winner, loser) = ("node1", "node2");
+    assert!(c.crashed(loser), "the holder was fenced:\n{}", c.logs());
+    eprintln!(
+        "FIGURE: one group, partition -> {loser} crashed by {winner} after {:.3} s",
+        lab::epoch() - t0
+    );
+    assert!(!c.crashed(winner));
+    assert!(
+        c.lab.wait_log(
+            winner,
+            &format!("node {loser} now reset."),
+            0,
+            Duration::from_secs(10)
+        ),
+        "{}",
+        c.logs()
+    );
+    c.wait_owner(VIP, winner, 20);
+    assert!(
+        !c.lab.ha_log(loser).contains("Resetting node node1"),
+        "{}",
+        c.logs()
+    );
 }
