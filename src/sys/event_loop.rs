@@ -1062,6 +1062,24 @@ struct Sources {
     authkeys: PathBuf,
 }
 
+/// `respawn`/`failfast` clients are not started by heartbeat-rs (yet); ipfail needs no
+/// process (its logic is built in). Said once at start, so nobody waits for a client that
+/// never runs.
+pub fn unstarted_clients(clients: &[crate::config::ClientChild]) -> Vec<String> {
+    clients
+        .iter()
+        .filter(|c| !c.is_ipfail())
+        .map(|c| {
+            format!(
+                "heartbeat-rs: {} client {} (user {}) is not started: heartbeat-rs does not run respawn clients",
+                if c.failfast { "failfast" } else { "respawn" },
+                c.command.display(),
+                c.user
+            )
+        })
+        .collect()
+}
+
 fn boot_seed(pid: u32, wall: u64) -> u64 {
     let mut b = [0u8; 8];
     let urandom =
@@ -1226,6 +1244,10 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
             }
             Err(e) => router.log(Level::Error, &format!("ping: cannot open ICMP socket: {e}")),
         }
+    }
+
+    for line in unstarted_clients(&cfg.clients) {
+        router.log(Level::Warn, &line);
     }
 
     if opts.realtime {
@@ -1906,6 +1928,28 @@ mod tests {
             script: "IPaddr".into(),
             args: vec!["10.0.0.1".into()],
         }
+    }
+
+    #[test]
+    fn respawn_clients_other_than_ipfail_are_reported_as_not_started() {
+        let client = |cmd: &str, failfast: bool| crate::config::ClientChild {
+            user: "hacluster".into(),
+            command: PathBuf::from(cmd),
+            args: vec![],
+            failfast,
+        };
+        let lines = unstarted_clients(&[
+            client("/usr/libexec/heartbeat/ipfail", false),
+            client("/usr/local/bin/watcher", false),
+            client("/usr/local/bin/guard", true),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "heartbeat-rs: respawn client /usr/local/bin/watcher (user hacluster) is not started: heartbeat-rs does not run respawn clients",
+                "heartbeat-rs: failfast client /usr/local/bin/guard (user hacluster) is not started: heartbeat-rs does not run respawn clients",
+            ]
+        );
     }
 
     #[test]
