@@ -253,7 +253,7 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
     );
     // node1 takes node2's group over, and keeps its own.
     c.wait_owner(VIP2, "node1", 20);
-    assert_eq!(c.owner(VIP), "node1");
+    assert_eq!(c.owner(VIP), "node1", "{}", c.logs());
     // node2 never shot: it was crashed before it saw node1 dead, or while it waited out the
     // race delay.
     let log2 = c.lab.ha_log("node2");
