@@ -55,14 +55,19 @@ fn at(s: u64) -> Instant {
     Instant::from_micros(s * 1_000_000)
 }
 
-fn node1() -> Cluster {
-    let boot = Boot {
+/// node1's boot facts: generation 7, a fixed seed.
+fn boot() -> Boot {
+    Boot {
         generation: 7,
         seed: 1,
         wall_secs: 1000,
         pid: 42,
         uuid: [1; 16],
-    };
+    }
+}
+
+fn node1() -> Cluster {
+    let boot = boot();
     Cluster::new(cfg(), n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
@@ -316,13 +321,7 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         hosts: vec!["10.0.0.254".into()],
         is_group: false,
     }];
-    let boot = Boot {
-        generation: 7,
-        seed: 1,
-        wall_secs: 1000,
-        pid: 42,
-        uuid: [1; 16],
-    };
+    let boot = boot();
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let first = drain(&mut c);
     assert!(first.contains(&Action::Ping {
@@ -412,13 +411,7 @@ fn stable_pair() -> Cluster {
 }
 
 fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
-    let boot = Boot {
-        generation: 7,
-        seed: 1,
-        wall_secs: 1000,
-        pid: 42,
-        uuid: [1; 16],
-    };
+    let boot = boot();
     let hosts: Vec<String> = cfg
         .ping_nodes
         .iter()
@@ -551,13 +544,7 @@ fn the_newest_packet_over_a_second_medium_brings_that_link_up_but_a_replay_does_
     // over another medium counts: an older seq, or the same medium again, may be a replay.
     let mut cfg = cfg();
     cfg.media = vec!["eth0".into(), "eth1".into()];
-    let boot = Boot {
-        generation: 7,
-        seed: 1,
-        wall_secs: 1000,
-        pid: 42,
-        uuid: [1; 16],
-    };
+    let boot = boot();
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     drain(&mut c);
     let link_up = |acts: &[Action], medium: &str| {
