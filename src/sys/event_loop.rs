@@ -764,6 +764,17 @@ impl Daemon {
                 &format!("Running {} {arg} {}", program.display(), op.as_str()),
             );
         }
+        if op == Op::Stop
+            && let Some(ip) = arg
+                .split('/')
+                .next()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok())
+        {
+            // A released address is announced no more: the repeats left from its start
+            // would point clients back at us after the peer took it (hb_takeover right
+            // after a standby waited them out).
+            self.arps.retain(|r| r.announcer.ip != ip);
+        }
         let arp = arp_repeats(&job.script, &self.cfg.env);
         let n = crate::sys::native_ip::run(&job.script, arg, op, Some(arp));
         for line in &n.log {
