@@ -126,17 +126,8 @@ impl Cluster {
     fn start_both(&self, holder: &str) {
         self.start("node1");
         self.start("node2");
-        for (node, peer) in [("node1", "node2"), ("node2", "node1")] {
-            assert!(
-                self.lab.wait_log(
-                    node,
-                    &format!("Status update for node {peer}: status active"),
-                    0,
-                    Duration::from_secs(30)
-                ),
-                "{node} never saw {peer} active:\n{}",
-                self.lab.ha_log(node)
-            );
+        if let Err((node, peer)) = self.lab.wait_pair_active() {
+            panic!("{node} never saw {peer} active:\n{}", self.lab.ha_log(node));
         }
         self.wait_group_on(holder, &[other(holder)]);
     }

@@ -131,17 +131,8 @@ exec nsenter -t {} -m -n -- {} \"$@\"\n",
     fn start_both(&self, ip: &str, holder: &str) {
         self.start("node1");
         self.start("node2");
-        for (node, peer) in [("node1", "node2"), ("node2", "node1")] {
-            assert!(
-                self.lab.wait_log(
-                    node,
-                    &format!("Status update for node {peer}: status active"),
-                    0,
-                    Duration::from_secs(30)
-                ),
-                "{node} never saw {peer} active:\n{}",
-                self.logs()
-            );
+        if let Err((node, peer)) = self.lab.wait_pair_active() {
+            panic!("{node} never saw {peer} active:\n{}", self.logs());
         }
         self.wait_owner(ip, holder, 30);
     }

@@ -116,6 +116,18 @@ impl Lab {
 
     /// Waits until `node`'s ha-log contains `needle` after byte `since` (a length taken
     /// earlier with `ha_log(node).len()`); false on timeout.
+    /// Waits until node1 and node2 each log the other as active; the first pair that
+    /// did not (`(node, peer)`) otherwise.
+    pub fn wait_pair_active(&self) -> Result<(), (&'static str, &'static str)> {
+        for (node, peer) in [("node1", "node2"), ("node2", "node1")] {
+            let line = format!("Status update for node {peer}: status active");
+            if !self.wait_log(node, &line, 0, Duration::from_secs(30)) {
+                return Err((node, peer));
+            }
+        }
+        Ok(())
+    }
+
     pub fn wait_log(&self, node: &str, needle: &str, since: usize, timeout: Duration) -> bool {
         wait_for(timeout, || {
             self.ha_log(node)
