@@ -167,6 +167,9 @@ pub struct Cluster {
     mem: Membership,
     rm: Rm,
     actions: VecDeque<Action>,
+    /// The `ld` field of our numbered messages (first line of `/proc/loadavg`), as the
+    /// edge last read it; `None`: `n/a`.
+    load: Option<String>,
 }
 
 impl Cluster {
@@ -196,6 +199,7 @@ impl Cluster {
             mem,
             rm,
             actions: VecDeque::new(),
+            load: None,
         };
         c.notice(Notice::Generation(c.boot.generation));
         c.start(now);
@@ -275,6 +279,20 @@ impl Cluster {
     /// from the next packet on. Nothing else changes.
     pub fn set_auth(&mut self, auth: crate::config::AuthKeys) {
         self.cfg.auth = auth;
+    }
+
+    /// The sender's load average for the `ld` field of the messages sent from now on
+    /// (wire spec §5; informational, no receiver acts on it). `None`, or text that is not
+    /// one printable line, sends heartbeat's `n/a`.
+    pub fn set_load(&mut self, load: Option<&str>) {
+        let fits = |l: &&str| {
+            !l.is_empty() && l.len() <= 128 && l.bytes().all(|b| (0x20..0x7f).contains(&b))
+        };
+        match load.filter(fits) {
+            Some(l) if self.load.as_deref() != Some(l) => self.load = Some(l.to_owned()),
+            Some(_) => {}
+            None => self.load = None,
+        }
     }
 
     fn enter(&mut self, now: Instant) {

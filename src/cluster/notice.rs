@@ -52,6 +52,8 @@ pub enum Notice {
     NoPktsMissing(NodeName),
     ReplayAttack(NodeName, u64, u64),
     BadNode(NodeName),
+    /// A peer's `srcuuid` differs from the one it sent before (wire spec §6 step 4).
+    UuidChanged(NodeName, [u8; 16]),
     /// A datagram failed authentication (rate-limited by the caller; heartbeat logs each).
     AuthFailed(AuthFailure),
     NoStonith,
@@ -235,6 +237,7 @@ impl fmt::Display for Notice {
             HeavyLoadUrl => f.write_str("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load"),
             LostPackets(k, n, a, b) => write!(f, "{k} lost packet(s) for [{n}] [{a}:{b}]"),
             LostALot => f.write_str("lost a lot of packets!"),
+            UuidChanged(n, u) => write!(f, "node {n} changed its uuid to {}", uuid_text(u)),
             Irretrievable(n, s) => write!(f, "Irretrievably lost packet: node {n} seq {s}"),
             NoPktsMissing(n) => write!(f, "No pkts missing from {n}!"),
             ReplayAttack(n, g, c) => write!(
@@ -382,4 +385,16 @@ impl fmt::Display for Notice {
             IpfailFailback => f.write_str("Giving up foreign resources (auto_failback)."),
         }
     }
+}
+
+/// RFC 4122 text, lower-case, as libuuid's `uuid_unparse` writes it.
+fn uuid_text(u: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }

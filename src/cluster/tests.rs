@@ -765,3 +765,128 @@ fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
     assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
     assert!(acts.contains(&Action::Notice(Notice::ResourcesBeingAcquired(n("node2")))));
 }
+
+/// The `destuuid` and `ld` of what `c` sent to node2.
+fn to_node2(actions: &[Action]) -> Vec<(Msg, Option<[u8; 16]>, Option<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { bytes, .. } => {
+                let r = codec::decode_received(bytes, &keys()).ok()?;
+                let m = crate::wire::decode_udp(bytes, &keys()).ok()?;
+                let ld = m.get_str("ld").map(str::to_string);
+                (r.packet.dest == Some(n("node2"))).then_some((r.packet.msg, r.dest_uuid, ld))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn from_node2_as(uuid: [u8; 16], seq: u64, dest: Option<&str>, msg: Msg) -> Vec<u8> {
+    let p = Packet {
+        src: n("node2"),
+        dest: dest.map(n),
+        seq: Some(seq),
+        generation: 3,
+        ts: 1,
+        ttl: 3,
+        msg,
+    };
+    encode(&p, &uuid, &keys())
+}
+
+#[test]
+fn destuuid_is_the_peers_srcuuid_learned_from_fresh_packets_only() {
+    // wire §5 step 1 and §6 step 4.
+    let mut c = node1();
+    drain(&mut c);
+    let req = |c: &mut Cluster, uuid: [u8; 16], seq: u64| {
+        c.handle(
+            at(1),
+            Input::Datagram {
+                medium: 0,
+                bytes: from_node2_as(uuid, seq, Some("node1"), Msg::ReqNodes),
+            },
+        );
+        drain(c)
+    };
+    let out = req(&mut c, [2; 16], 1);
+    let rep = to_node2(&out);
+    assert!(
+        matches!(rep.as_slice(), [(Msg::RepNodes { .. }, Some(u), _)] if *u == [2; 16]),
+        "{rep:?}"
+    );
+    // A replay (seq already seen) with another UUID does not change what we know.
+    let out = req(&mut c, [9; 16], 1);
+    assert!(to_node2(&out).is_empty());
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Notice(Notice::UuidChanged(..))))
+    );
+    // A null UUID is "not known", never learned.
+    let out = req(&mut c, [0; 16], 2);
+    assert!(matches!(to_node2(&out).as_slice(), [(_, Some(u), _)] if *u == [2; 16]));
+    // A fresh packet with another UUID: heartbeat's INFO line, and the new UUID is used.
+    let out = req(&mut c, [3; 16], 3);
+    let changed: Vec<String> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notice(n @ Notice::UuidChanged(..)) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["node node2 changed its uuid to 03030303-0303-0303-0303-030303030303"]
+    );
+    assert!(matches!(to_node2(&out).as_slice(), [(_, Some(u), _)] if *u == [3; 16]));
+}
+
+#[test]
+fn numbered_messages_carry_the_load_the_edge_gave_and_ns_messages_none() {
+    // wire §5: `ld` on every non-NS_ message, `n/a` when unknown.
+    let mut c = node1();
+    let ld_of = |acts: &[Action]| -> Vec<Option<String>> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::Send { bytes, .. } => crate::wire::decode_udp(bytes, &keys())
+                    .ok()
+                    .map(|m| m.get_str("ld").map(str::to_string)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(ld_of(&drain(&mut c)), [Some("n/a".to_string())]);
+    c.set_load(Some("0.08 0.03 0.01 1/123 4567"));
+    c.handle_timeout(at(1));
+    assert_eq!(
+        ld_of(&drain(&mut c)),
+        [Some("0.08 0.03 0.01 1/123 4567".to_string())]
+    );
+    // Not one printable line: heartbeat's "unreadable" value rather than a broken field.
+    c.set_load(Some("1\n2"));
+    c.handle_timeout(at(2));
+    assert_eq!(ld_of(&drain(&mut c)), [Some("n/a".to_string())]);
+    c.set_load(Some("0.5 0.5 0.5 1/1 1"));
+    // An ACK (NS_) has none.
+    let mut acks = Vec::new();
+    for seq in 1..=20 {
+        c.handle(
+            at(3),
+            Input::Datagram {
+                medium: 0,
+                bytes: from_node2_as([2; 16], seq, None, Msg::Starting),
+            },
+        );
+        acks.extend(
+            to_node2(&drain(&mut c))
+                .into_iter()
+                .filter(|(m, ..)| matches!(m, Msg::Ack { .. })),
+        );
+    }
+    assert!(!acks.is_empty());
+    assert!(
+        acks.iter()
+            .all(|(_, u, ld)| ld.is_none() && *u == Some([2; 16]))
+    );
+}

@@ -1383,6 +1383,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         let _ = n.ready();
     }
     let mut next_sd_watchdog = wd_interval.map(|d| clock.now() + d);
+    let mut next_load = clock.now();
     let mut events = Events::with_capacity(64);
     while flow == Flow::Continue {
         let deadline = [
@@ -1441,6 +1442,11 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
             }
         }
         expire_waiters(&mut daemon);
+        if now >= next_load {
+            let load = crate::sys::loadavg::read(Path::new(crate::sys::loadavg::LOADAVG));
+            cluster.set_load(load.as_deref());
+            next_load = now + crate::sys::loadavg::REFRESH;
+        }
         for input in inputs {
             if pump(&mut cluster, now, Some(input), &mut daemon) == Flow::Exit {
                 flow = Flow::Exit;
