@@ -242,6 +242,26 @@ pub fn decode_received(bytes: &[u8], auth: &AuthKeys) -> Result<Received, DropRe
     })
 }
 
+/// Every string field of an authentic datagram, in wire order (the environment of an rc.d
+/// notification); empty if it does not verify. Only called for the rare message that has a
+/// notification script, so it parses again rather than burdening every decode.
+pub fn string_fields(bytes: &[u8], auth: &AuthKeys) -> Vec<(String, String)> {
+    let Ok(m) = wire::decode_udp(bytes, auth) else {
+        return Vec::new();
+    };
+    m.message()
+        .fields()
+        .iter()
+        .filter_map(|f| match &f.value {
+            Value::String(v) => Some((
+                String::from_utf8_lossy(&f.name).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What was wrong with the signature of a datagram [`decode`] refused as `BadAuth` or
 /// `UnknownKeyIndex`; `None` for any other verdict. Only called on that (rare) path, so it
 /// parses again rather than burdening every decode.

@@ -354,6 +354,7 @@ impl Cluster {
                     self.mem.nodes[i].links[m].state = LinkState::Dead;
                     let link = self.link_name(i, m);
                     let name = self.mem.nodes[i].name.clone();
+                    self.rc_link(&name, &link, false);
                     self.notice(Notice::LinkDead(name, link));
                 }
             }
@@ -513,6 +514,7 @@ impl Cluster {
             last: Some(now),
         };
         if link_up {
+            self.rc_link(&name, name.as_str(), true);
             self.notice(Notice::LinkUp(name.clone(), name.to_string()));
         }
         if was != NodeStatus::Ping {
@@ -673,6 +675,10 @@ impl Cluster {
             self.check_comm_up();
             return self.drop(DropReason::NotForUs);
         }
+        if self.rc_wants(p.msg.type_name()) {
+            let fields = codec::string_fields(bytes, &self.cfg.auth);
+            self.rc_queue(p.msg.type_name(), fields);
+        }
         self.dispatch(&p);
         self.check_comm_up();
     }
@@ -744,6 +750,7 @@ impl Cluster {
         if was != LinkState::Up {
             let name = self.mem.nodes[i].name.clone();
             let link = self.link_name(i, medium);
+            self.rc_link(&name, &link, true);
             self.notice(Notice::LinkUp(name, link));
         }
     }

@@ -18,6 +18,7 @@ mod guard;
 mod membership;
 pub mod msg;
 pub mod notice;
+pub mod rcd;
 mod resources;
 pub mod rng;
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use groups::{GroupState, Job, JobId, JobOp};
 pub use guard::GuardView;
 pub use msg::{Hold, NodeStatus};
 pub use notice::{Notice, Priority};
+pub use rcd::Notification;
 
 use crate::config::NodeName;
 use crate::time::Instant;
@@ -106,6 +108,9 @@ pub enum Action {
         host: String,
     },
     Run(Job),
+    /// Run `harc TYPE` for a received message (rc.d notification, behaviour spec §4.4);
+    /// its end comes back as `Input::JobFinished` with the notification's id.
+    Notify(Notification),
     /// Reset `node` with the configured STONITH device.
     Fence {
         node: NodeName,
@@ -170,6 +175,7 @@ pub struct Cluster {
     /// The `ld` field of our numbered messages (first line of `/proc/loadavg`), as the
     /// edge last read it; `None`: `n/a`.
     load: Option<String>,
+    rcd: rcd::RcD,
 }
 
 impl Cluster {
@@ -200,6 +206,7 @@ impl Cluster {
             rm,
             actions: VecDeque::new(),
             load: None,
+            rcd: rcd::RcD::default(),
         };
         c.notice(Notice::Generation(c.boot.generation));
         c.start(now);
@@ -214,7 +221,11 @@ impl Cluster {
         match input {
             Input::Datagram { medium, bytes } => self.on_datagram(medium, &bytes),
             Input::PingReply { host } => self.on_ping_reply(&host),
-            Input::JobFinished { job, ok } => self.on_job_finished(job, ok),
+            Input::JobFinished { job, ok } => {
+                if !self.rc_finished(job) {
+                    self.on_job_finished(job, ok);
+                }
+            }
             Input::FenceFinished { node, ok } => self.on_fence_finished(&node, ok),
             Input::Command(c) => self.on_command(c),
         }
@@ -311,6 +322,7 @@ impl Cluster {
         self.drain_loopback();
         self.rm_settle();
         self.drain_loopback();
+        self.rc_pump();
     }
 
     fn notice(&mut self, n: Notice) {

@@ -54,6 +54,10 @@ pub enum Notice {
     BadNode(NodeName),
     /// A peer's `srcuuid` differs from the one it sent before (wire spec §6 step 4).
     UuidChanged(NodeName, [u8; 16]),
+    /// rc.d scripts present for types the core handles natively (not run), space-separated.
+    RcNative(String),
+    /// An rc.d notification for this type was dropped: too many are waiting.
+    RcQueueFull(String),
     /// A datagram failed authentication (rate-limited by the caller; heartbeat logs each).
     AuthFailed(AuthFailure),
     NoStonith,
@@ -170,6 +174,7 @@ impl Notice {
             | SplitBrainRelease(..)
             | Isolated(_)
             | TakeoverHeldIsolated(_)
+            | RcQueueFull(_)
             | DeadtimeTooSmall => Priority::Warn,
             AuthFailed(AuthFailure::UnknownIndex(_) | AuthFailure::BadToken) => Priority::Warn,
             LostALot
@@ -208,6 +213,8 @@ impl Notice {
                 | Notice::NoLongerIsolated
                 | Notice::TakeoverHeldIsolated(_)
                 | Notice::FenceDelayed(..)
+                | Notice::RcNative(_)
+                | Notice::RcQueueFull(_)
         )
     }
 }
@@ -237,6 +244,14 @@ impl fmt::Display for Notice {
             HeavyLoadUrl => f.write_str("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load"),
             LostPackets(k, n, a, b) => write!(f, "{k} lost packet(s) for [{n}] [{a}:{b}]"),
             LostALot => f.write_str("lost a lot of packets!"),
+            RcNative(list) => write!(
+                f,
+                "heartbeat-rs: rc.d scripts for messages handled natively are not run: {list}"
+            ),
+            RcQueueFull(t) => write!(
+                f,
+                "heartbeat-rs: too many rc.d notifications waiting: {t} message not notified"
+            ),
             UuidChanged(n, u) => write!(f, "node {n} changed its uuid to {}", uuid_text(u)),
             Irretrievable(n, s) => write!(f, "Irretrievably lost packet: node {n} seq {s}"),
             NoPktsMissing(n) => write!(f, "No pkts missing from {n}!"),

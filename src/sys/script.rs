@@ -29,6 +29,10 @@ use crate::sys::spawn as sp;
 /// Where heartbeat looks for resource scripts, in order (§2.4).
 pub const RESOURCE_DIR: &str = "/etc/ha.d/resource.d";
 pub const INIT_DIR: &str = "/etc/init.d";
+/// The notification runner in the configuration directory (behaviour spec §4.4), and the
+/// directory of the scripts it runs.
+pub const HARC: &str = "harc";
+pub const RC_DIR: &str = "rc.d";
 /// Status output kept for interpretation; the rest is read and dropped so a chatty script
 /// cannot block on a full pipe nor grow the daemon.
 pub const MAX_STATUS_OUTPUT: usize = 64 * 1024;
@@ -78,6 +82,21 @@ impl ScriptDirs {
             .map(|d| d.join(name))
             .find(|p| is_executable_file(p))
     }
+}
+
+/// The names in `CONFIG_DIR/rc.d` (none if it cannot be read), as heartbeat lists it for
+/// deciding which messages are notifications; whether each is executable is `harc`'s
+/// business when it runs.
+pub fn rc_scripts(config_dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(config_dir.join(RC_DIR)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
 }
 
 fn is_executable_file(p: &Path) -> bool {
