@@ -125,8 +125,10 @@ pub enum Notice {
     /// Our main loop was not run for this many ms; peers get a fresh dead time instead of
     /// being declared dead on stale data.
     Stalled(u64),
-    /// Split-brain healing: we keep this set and re-announce its addresses.
-    SplitBrainKeep(Hold, NodeName),
+    /// Split-brain healing: we keep this set (of this many groups; a set may name none
+    /// here, e.g. `local` on a node without groups of its own) and re-announce its
+    /// addresses.
+    SplitBrainKeep(Hold, NodeName, usize),
     /// Split-brain healing: we release this set to the peer.
     SplitBrainRelease(Hold, NodeName),
     /// Start failure: the group's set is offered to the peer (heartbeat always offers
@@ -362,7 +364,11 @@ impl fmt::Display for Notice {
                 f,
                 "heartbeat-rs: main loop stalled for {ms} ms; peers get a fresh dead time"
             ),
-            SplitBrainKeep(s, n) => write!(
+            SplitBrainKeep(s, n, 0) => write!(
+                f,
+                "heartbeat-rs: split brain with {n} healed: keeping {s} resources (no resource groups here, nothing to re-announce)"
+            ),
+            SplitBrainKeep(s, n, _) => write!(
                 f,
                 "heartbeat-rs: split brain with {n} healed: keeping {s} resources, re-announcing addresses"
             ),
