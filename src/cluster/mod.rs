@@ -9,6 +9,7 @@
 //! * [`groups`] — running one resource group operation at a time as script jobs.
 //! * [`fencing`] — the only place a takeover permission can be made.
 //! * [`codec`] — the only place typed packets meet bytes.
+//! * [`rcd`] — which messages become rc.d notifications, queued one at a time.
 
 pub mod codec;
 pub mod config;

@@ -1344,7 +1344,11 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
     };
     if opts.manage_resources {
         // heartbeat lists rc.d once; `-M` runs no resource scripts at all.
-        cluster.set_rc_scripts(crate::sys::script::rc_scripts(&cfg.dir));
+        let rc = crate::sys::script::rc_scripts(&cfg.dir);
+        if let Some(warn) = crate::sys::script::harc_missing(&cfg.dir, &rc) {
+            router.log(Level::Warn, &warn);
+        }
+        cluster.set_rc_scripts(rc);
     }
 
     // The control socket: one that cannot be bound is reported, the daemon runs on (the

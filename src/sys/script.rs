@@ -99,6 +99,26 @@ pub fn rc_scripts(config_dir: &Path) -> Vec<String> {
     names
 }
 
+/// The warning for rc.d scripts that would be notified (`cluster::rcd::routed`) while
+/// `CONFIG_DIR/harc`, which runs them, is missing or not executable (heartbeat-rs does not
+/// ship it; heartbeat's package does).
+pub fn harc_missing(config_dir: &Path, rc: &[String]) -> Option<String> {
+    let routed: Vec<&str> = rc
+        .iter()
+        .map(String::as_str)
+        .filter(|n| crate::cluster::rcd::routed(n))
+        .collect();
+    let harc = config_dir.join(HARC);
+    if routed.is_empty() || is_executable_file(&harc) {
+        return None;
+    }
+    Some(format!(
+        "heartbeat-rs: {} is missing or not executable: the rc.d notification scripts {} will not run",
+        harc.display(),
+        routed.join(" ")
+    ))
+}
+
 fn is_executable_file(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -481,6 +501,32 @@ mod tests {
         }
         // overlapping: "not running" where the "running" starts inside nothing else
         assert!(!status_says_running(b"notrunning not running"));
+    }
+
+    #[test]
+    fn rc_d_is_listed_and_a_missing_harc_is_reported_only_when_it_matters() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path();
+        assert!(rc_scripts(etc).is_empty(), "no rc.d: nothing");
+        std::fs::create_dir(etc.join(RC_DIR)).unwrap();
+        for n in ["status", "ifstat", ".ifstat.swp", "ip-request"] {
+            std::fs::write(etc.join(RC_DIR).join(n), "").unwrap();
+        }
+        let rc = rc_scripts(etc);
+        assert_eq!(rc, ["ifstat", "ip-request", "status"]);
+        // Only native types: harc is never needed.
+        let native = vec!["status".to_string(), "ip-request".to_string()];
+        assert_eq!(harc_missing(etc, &native), None);
+        let warn = harc_missing(etc, &rc).unwrap_or_default();
+        assert!(
+            warn.ends_with("harc is missing or not executable: the rc.d notification scripts ifstat will not run"),
+            "{warn}"
+        );
+        let harc = etc.join(HARC);
+        std::fs::write(&harc, "#!/bin/sh\n").unwrap();
+        assert!(harc_missing(etc, &rc).is_some(), "not executable");
+        std::fs::set_permissions(&harc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(harc_missing(etc, &rc), None);
     }
 
     #[test]
