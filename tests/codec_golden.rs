@@ -1,10 +1,9 @@
 //! Our encoder against heartbeat 3.0.6's own datagrams (fixtures/heartbeat-3.0.6/wire):
 //! every captured message of a type the core sends is decoded into a typed packet and
-//! re-encoded by `cluster::codec` with the sender's UUID. The result must be the captured
-//! datagram byte for byte, except for the documented differences (wire spec §5,
-//! docs/differences-from-heartbeat.md): no `ld` field, `destuuid` is the null UUID for a
-//! peer (we do not track peers' UUIDs; heartbeat itself sends it before it knows one), and
-//! `repnodes` has `t` before `dest`.
+//! re-encoded by `cluster::codec` with the sender's UUID, its `ld` and the destination's
+//! UUID as learned from the `srcuuid` of the datagrams captured before it. The result must
+//! be the captured datagram byte for byte, except for the one documented difference (wire
+//! spec §5, docs/differences-from-heartbeat.md): `repnodes` has `t` before `dest`.
 
 mod common;
 #[path = "common/pcap.rs"]
@@ -14,7 +13,7 @@ use std::fs;
 
 use heartbeat_rs::cluster::codec;
 use heartbeat_rs::config::authkeys;
-use heartbeat_rs::wire::{self, Value};
+use heartbeat_rs::wire;
 
 const CAPTURES: [&str; 9] = [
     "bcast-crc",
@@ -41,28 +40,44 @@ const MODELLED: [&str; 7] = [
 ];
 
 #[test]
-fn our_encoding_of_captured_messages_matches_heartbeat_but_for_ld_and_peer_uuid() {
+fn our_encoding_of_captured_messages_matches_heartbeat() {
     let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    let mut learned_destuuid = 0;
     for capture in CAPTURES {
         let dir = common::fixtures_dir().join("wire");
         let path = dir.join(capture).join("node1/authkeys");
         let text = fs::read_to_string(&path).unwrap();
         let keys = authkeys::parse(&text, &path).unwrap();
         let pcap = fs::read(dir.join(format!("{capture}.pcap"))).unwrap();
+        // Node name -> UUID, from every srcuuid seen so far (what the peer has learned).
+        let mut uuids = std::collections::BTreeMap::<String, [u8; 16]>::new();
         for p in pcap::payloads(&pcap).iter().filter(|p| p.proto == "UDP") {
             let what = format!("{capture} frame {}", p.frame);
             let msg = wire::decode_udp(&p.bytes, &keys).unwrap_or_else(|e| panic!("{what}: {e}"));
             let t = msg.get_str("t").unwrap_or_default().to_string();
+            let uuid = msg.get_uuid("srcuuid").expect("heartbeat sends srcuuid");
+            let src = msg.get_str("src").unwrap_or_default().to_string();
+            // The sender knows its own UUID (a self-addressed ACK carries it).
+            uuids.insert(src, uuid);
+            let dest_uuid = msg.get_str("dest").and_then(|d| uuids.get(d).copied());
             if !MODELLED.contains(&t.as_str()) {
                 continue;
             }
-            let uuid = msg.get_uuid("srcuuid").expect("heartbeat sends srcuuid");
-            // What we would send: heartbeat's message without `ld`, the peer's UUID nulled.
-            let mut want = msg.message().clone();
-            want.remove("ld").remove("auth");
-            if want.get_str("dest") != want.get_str("src") && want.get("destuuid").is_some() {
-                want.set("destuuid", Value::Binary(vec![0; 16]));
+            let load = msg.get_str("ld").map(str::to_string);
+            assert_eq!(
+                load.is_some(),
+                !t.starts_with("NS_"),
+                "{what}: heartbeat sends ld exactly on numbered messages"
+            );
+            if msg
+                .get_uuid("destuuid")
+                .is_some_and(|u| u != [0; 16] && msg.get_str("dest") != msg.get_str("src"))
+            {
+                learned_destuuid += 1;
             }
+            // What we would send: heartbeat's message, unsigned (encode_udp signs it again).
+            let mut want = msg.message().clone();
+            want.remove("auth");
             if t == "repnodes" {
                 // heartbeat puts `dest` first here; we keep `t` first (order is not checked
                 // by any receiver; only the signatures cover it).
@@ -75,7 +90,12 @@ fn our_encoding_of_captured_messages_matches_heartbeat_but_for_ld_and_peer_uuid(
             }
             let want = wire::encode_udp(&want, &keys).unwrap();
             let packet = codec::decode(&p.bytes, &keys).unwrap_or_else(|e| panic!("{what}: {e:?}"));
-            let ours = codec::encode(&packet, &uuid, &keys);
+            let stamp = codec::Stamp {
+                src_uuid: &uuid,
+                dest_uuid,
+                load: load.as_deref(),
+            };
+            let ours = codec::encode_stamped(&packet, &stamp, &keys);
             assert!(
                 ours == want,
                 "{what}: ours\n{}\nheartbeat (adjusted)\n{}",
@@ -85,7 +105,11 @@ fn our_encoding_of_captured_messages_matches_heartbeat_but_for_ld_and_peer_uuid(
             *checked.entry(t).or_default() += 1;
         }
     }
-    eprintln!("checked: {checked:?}");
+    eprintln!("checked: {checked:?}, {learned_destuuid} with a peer's destuuid");
+    assert!(
+        learned_destuuid > 0,
+        "no message carries a learned destuuid"
+    );
     for t in [
         "status",
         "NS_ackmsg",

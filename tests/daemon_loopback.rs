@@ -85,11 +85,16 @@ impl Node {
     }
 
     fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    fn start_with_env(&mut self, env: &[(&str, &str)]) {
         let child = Command::new(BIN)
             .arg("-f")
             .arg("-l")
             .args(self.args())
             .env("HEARTBEAT_REBOOT_COMMAND", "true")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.join("stderr")).unwrap())
@@ -706,5 +711,98 @@ fn a_peer_not_allowed_by_apiauth_is_refused_by_the_daemon() {
     );
     assert_eq!(n1.cl_status(&["rscstatus"]), (1, String::new()));
     assert!(!n1.log().contains("wants to go standby"), "{}", n1.log());
+    n1.stop_with_k();
+}
+
+/// A stand-in for `/etc/ha.d/harc` in the node's config dir: each run records its argument
+/// and `HA_*` environment in `notified/call-PID`, and `notified/overlap` if another run was
+/// still going (notifications must run one at a time).
+fn fake_harc(n: &Node, rc_d: &[&str]) -> PathBuf {
+    let etc = n.dir.join("etc");
+    let out = n.dir.join("notified");
+    std::fs::create_dir_all(etc.join("rc.d")).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    for name in rc_d {
+        std::fs::write(etc.join("rc.d").join(name), "#!/bin/sh\nexit 0\n").unwrap();
+    }
+    let harc = etc.join("harc");
+    std::fs::write(
+        &harc,
+        format!(
+            "#!/bin/sh\nd={d}\nmkdir \"$d/running\" 2>/dev/null || echo overlap >> \"$d/overlap\"\n\
+             {{ echo \"arg=$1 $#\"; env | grep '^HA_' | sort; }} > \"$d/.call-$$\"\n\
+             sleep 0.3\nrmdir \"$d/running\"\nmv \"$d/.call-$$\" \"$d/call-$$\"\n",
+            d = out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&harc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out
+}
+
+fn notified(dir: &Path) -> Vec<String> {
+    let mut calls: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            name.starts_with("call-")
+                .then(|| std::fs::read_to_string(e.path()).unwrap_or_default())
+        })
+        .collect();
+    calls.sort();
+    calls
+}
+
+#[test]
+fn link_changes_run_harc_ifstat_one_at_a_time_with_the_message_environment() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, mut n2) = cluster_of_two(root.path(), "", "");
+    // `status` is handled natively: its script is listed in the log and never run.
+    let out = fake_harc(&n1, &["ifstat", "status", ".hidden"]);
+    n1.start_with_env(&[("HA_dest", "stale-from-the-daemons-environment")]);
+    n2.start();
+    let up = |_: &Node| notified(&out).iter().any(|c| c.contains("HA_st=up"));
+    n1.wait_for("harc ifstat for n2's link up", 30, up);
+    n1.wait_for("n2 active", 30, |n| {
+        n.log().contains("Status update for node n2: status active")
+    });
+    assert!(
+        n1.log().contains(
+            "heartbeat-rs: rc.d scripts for messages handled natively are not run: status"
+        )
+    );
+    // n2 vanishes: its link dies after the dead time.
+    if let Some(c) = n2.child.as_mut() {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    n2.child = None;
+    let dead = |_: &Node| notified(&out).iter().any(|c| c.contains("HA_st=dead"));
+    n1.wait_for("harc ifstat for n2's link dead", 30, dead);
+    let calls = notified(&out);
+    let etc = n1.dir.join("etc");
+    for c in &calls {
+        let lines: Vec<&str> = c.lines().collect();
+        assert_eq!(lines[0], "arg=ifstat 1", "{c}");
+        for want in [
+            "HA_t=ifstat".to_string(),
+            "HA_node=n2".into(),
+            "HA_ifname=lo".into(),
+            "HA_CURHOST=n1".into(),
+            format!("HA_DIR={}", etc.display()),
+            "HA_NICEFAILBACK=yes".into(),
+        ] {
+            assert!(lines.contains(&want.as_str()), "{want} in {c}");
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| *l == "HA_OSTATUS=up" || *l == "HA_OSTATUS=active"),
+            "{c}"
+        );
+        assert!(!c.contains("stale-from-the-daemons-environment"), "{c}");
+    }
+    assert!(!out.join("overlap").exists(), "two notifications at once");
     n1.stop_with_k();
 }

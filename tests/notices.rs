@@ -127,6 +127,18 @@ fn spec_texts_without_a_fixture_line() {
             "ERROR: should_drop_message: attempted replay attack [node2]? [gen = 5, curgen = 6]",
         ),
         (
+            Notice::UuidChanged(n("node2"), [0xab; 16]),
+            "info: node node2 changed its uuid to abababab-abab-abab-abab-abababababab",
+        ),
+        (
+            Notice::SplitBrainKeep(Hold::LOCAL, n("node2"), 1),
+            "info: heartbeat-rs: split brain with node2 healed: keeping local resources, re-announcing addresses",
+        ),
+        (
+            Notice::SplitBrainKeep(Hold::LOCAL, n("node2"), 0),
+            "info: heartbeat-rs: split brain with node2 healed: keeping local resources (no resource groups here, nothing to re-announce)",
+        ),
+        (
             Notice::BadNode(n("nodex")),
             "ERROR: process_status_message: bad node [nodex] in message",
         ),
@@ -148,13 +160,16 @@ fn spec_texts_without_a_fixture_line() {
 fn our_additions_are_marked_as_ours() {
     for n in [
         Notice::Stalled(12000),
-        Notice::SplitBrainKeep(Hold::LOCAL, n("node2")),
+        Notice::SplitBrainKeep(Hold::LOCAL, n("node2"), 1),
+        Notice::SplitBrainKeep(Hold::LOCAL, n("node2"), 0),
         Notice::SplitBrainRelease(Hold::FOREIGN, n("node2")),
         Notice::HandOverAfterFailure(Hold::LOCAL),
         Notice::Isolated("no peer and no ping node"),
         Notice::NoLongerIsolated,
         Notice::TakeoverHeldIsolated(n("node2")),
         Notice::FenceDelayed(n("node2"), 15000),
+        Notice::RcNative("status".into()),
+        Notice::RcQueueFull("foo".into()),
     ] {
         assert!(n.is_ours());
         assert!(n.to_string().starts_with("heartbeat-rs: "), "{n}");

@@ -58,9 +58,33 @@ pub const MAX_DATAGRAM: usize = 256 * 1024;
 
 /// Heartbeat's "UUID not known yet" (wire spec §5 step 1): a peer receiving it falls back
 /// to the `dest` name.
-const NULL_UUID: [u8; 16] = [0; 16];
+pub const NULL_UUID: [u8; 16] = [0; 16];
 
-fn fields(p: &Packet, uuid: &[u8; 16]) -> Vec<(&'static str, Value)> {
+/// The control fields of an outgoing message that are not part of [`Packet`] (wire spec §5):
+/// decided by the sender's state, not by the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    /// Our node UUID (`hb_uuid`), sent as `srcuuid`.
+    pub src_uuid: &'a [u8; 16],
+    /// `destuuid` for a message with `dest`: the destination's UUID as learned from its
+    /// `srcuuid`; `None` sends [`NULL_UUID`], as heartbeat does before it knows it.
+    pub dest_uuid: Option<[u8; 16]>,
+    /// `ld`: the first line of the sender's `/proc/loadavg`; `None` sends heartbeat's `n/a`.
+    /// Only numbered (non-`NS_`) messages carry it.
+    pub load: Option<&'a str>,
+}
+
+/// What a received datagram says beyond its [`Packet`]: the UUIDs, if they are well-formed
+/// 16-byte binary fields (anything else is ignored, as heartbeat processes such a message
+/// without UUID). `ld` is accepted and not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub packet: Packet,
+    pub src_uuid: Option<[u8; 16]>,
+    pub dest_uuid: Option<[u8; 16]>,
+}
+
+fn fields(p: &Packet, stamp: &Stamp<'_>) -> Vec<(&'static str, Value)> {
     let s = |v: String| Value::String(v.into_bytes());
     let mut f: Vec<(&'static str, String)> = vec![("t", p.msg.type_name().to_string())];
     if let Some(d) = &p.dest {
@@ -138,31 +162,42 @@ fn fields(p: &Packet, uuid: &[u8; 16]) -> Vec<(&'static str, Value)> {
     }
     let mut f: Vec<(&'static str, Value)> = f.into_iter().map(|(k, v)| (k, s(v))).collect();
     // Control fields in heartbeat's order (wire spec §5): `destuuid` after the type's own
-    // fields, then src, srcuuid, seq, hg, ts, ttl. We do not track peers' UUIDs, so a
-    // message to a peer carries the null UUID (as heartbeat's own before it has heard the
-    // peer) and the peer matches `dest` by name; to ourselves we know it. `ld` (the load
-    // average) is left out: the core reads no /proc, and no receiver uses it.
-    if let Some(d) = &p.dest {
-        let du = if *d == p.src { uuid } else { &NULL_UUID };
+    // fields, then src, srcuuid, seq, hg, ts, ld, ttl.
+    if p.dest.is_some() {
+        let du = stamp.dest_uuid.unwrap_or(NULL_UUID);
         f.push(("destuuid", Value::Binary(du.to_vec())));
     }
     f.push(("src", s(p.src.to_string())));
-    f.push(("srcuuid", Value::Binary(uuid.to_vec())));
+    f.push(("srcuuid", Value::Binary(stamp.src_uuid.to_vec())));
     if let Some(q) = p.seq {
         f.push(("seq", s(format!("{q:x}"))));
     }
     f.push(("hg", s(format!("{:x}", p.generation))));
     f.push(("ts", s(format!("{:x}", p.ts))));
+    if p.msg.is_sequenced() {
+        f.push(("ld", s(stamp.load.unwrap_or("n/a").to_string())));
+    }
     f.push(("ttl", s(p.ttl.to_string())));
     f
 }
 
 /// Renders and signs `p` with the send key, as a UDP datagram from the node whose UUID is
-/// `uuid` (`hb_uuid`, sent as `srcuuid`). Empty only if the packet could not be rendered
-/// within heartbeat's size limit (never for the core's messages).
+/// `uuid` (`hb_uuid`, sent as `srcuuid`), with no learned `destuuid` and `ld` `n/a` (tests,
+/// tools). Empty only if the packet could not be rendered within heartbeat's size limit
+/// (never for the core's messages).
 pub fn encode(p: &Packet, uuid: &[u8; 16], auth: &AuthKeys) -> Vec<u8> {
+    let stamp = Stamp {
+        src_uuid: uuid,
+        dest_uuid: (p.dest.as_ref() == Some(&p.src)).then_some(*uuid),
+        load: None,
+    };
+    encode_stamped(p, &stamp, auth)
+}
+
+/// [`encode`] with every control field chosen by the sender.
+pub fn encode_stamped(p: &Packet, stamp: &Stamp<'_>, auth: &AuthKeys) -> Vec<u8> {
     let mut m = Message::new();
-    for (k, v) in fields(p, uuid) {
+    for (k, v) in fields(p, stamp) {
         m.push(k, v);
     }
     wire::encode_udp(&m, auth).unwrap_or_default()
@@ -190,11 +225,41 @@ fn map_drop(r: wire::DropReason) -> DropReason {
 
 /// Verifies and parses one datagram.
 pub fn decode(bytes: &[u8], auth: &AuthKeys) -> Result<Packet, DropReason> {
+    decode_received(bytes, auth).map(|r| r.packet)
+}
+
+/// [`decode`], keeping the sender's and destination's UUIDs.
+pub fn decode_received(bytes: &[u8], auth: &AuthKeys) -> Result<Received, DropReason> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(DropReason::Oversized);
     }
     let m = wire::decode_udp(bytes, auth).map_err(map_drop)?;
-    from_message(m.message())
+    let m = m.message();
+    Ok(Received {
+        packet: from_message(m)?,
+        src_uuid: m.get_uuid("srcuuid"),
+        dest_uuid: m.get_uuid("destuuid"),
+    })
+}
+
+/// Every string field of an authentic datagram, in wire order (the environment of an rc.d
+/// notification); empty if it does not verify. Only called for the rare message that has a
+/// notification script, so it parses again rather than burdening every decode.
+pub fn string_fields(bytes: &[u8], auth: &AuthKeys) -> Vec<(String, String)> {
+    let Ok(m) = wire::decode_udp(bytes, auth) else {
+        return Vec::new();
+    };
+    m.message()
+        .fields()
+        .iter()
+        .filter_map(|f| match &f.value {
+            Value::String(v) => Some((
+                String::from_utf8_lossy(&f.name).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What was wrong with the signature of a datagram [`decode`] refused as `BadAuth` or
@@ -381,7 +446,27 @@ mod tests {
         assert!(contains(&b, b"(0)dt=7530,"), "dt is hex (wire §0 item 6)");
         assert!(contains(&b, b"(0)seq=1a,"));
         assert!(contains(&b, b"%%%\n"), "trailer follows");
-        assert_eq!(decode(&b, &keys()), Ok(p));
+        assert_eq!(decode(&b, &keys()), Ok(p.clone()));
+        // ld between ts and ttl (wire §5), n/a when the sender does not know its load.
+        assert!(contains(&b, b"(0)ts=9,9:(0)ld=n/a,8:(0)ttl=3,"));
+        let stamp = Stamp {
+            src_uuid: &UUID,
+            dest_uuid: Some([7; 16]),
+            load: Some("0.08 0.03 0.01 1/123 4567"),
+        };
+        let b = encode_stamped(&p, &stamp, &keys());
+        assert!(contains(
+            &b,
+            b"(0)ts=9,31:(0)ld=0.08 0.03 0.01 1/123 4567,8:(0)ttl=3,"
+        ));
+        assert!(!contains(&b, b"destuuid"), "no dest, no destuuid");
+        let to2 = Packet {
+            dest: Some(NodeName::new("node2")),
+            ..p
+        };
+        let r = decode_received(&encode_stamped(&to2, &stamp, &keys()), &keys());
+        assert_eq!(r.as_ref().map(|r| r.dest_uuid), Ok(Some([7; 16])));
+        assert_eq!(r.map(|r| r.src_uuid), Ok(Some(UUID)));
     }
 
     #[test]

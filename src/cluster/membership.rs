@@ -72,6 +72,9 @@ pub(super) struct Node {
     pub missing: BTreeMap<u64, Instant>,
     pub ack_trigger: u64,
     pub links: Vec<Link>,
+    /// The node's UUID as its `srcuuid` says (wire spec §6 step 4), learned from packets
+    /// that passed authentication and the generation/sequence filter; sent as `destuuid`.
+    pub uuid: Option<[u8; 16]>,
 }
 
 pub(super) struct Membership {
@@ -129,6 +132,7 @@ impl Membership {
                 missing: BTreeMap::new(),
                 ack_trigger: rng.range(0, 9),
                 links: links(),
+                uuid: (n == me).then_some(boot.uuid),
             });
         }
         for p in &cfg.ping_nodes {
@@ -152,6 +156,7 @@ impl Membership {
                     state: LinkState::Init,
                     last: None,
                 }],
+                uuid: None,
             });
         }
         Membership {
@@ -219,7 +224,17 @@ impl Cluster {
             ttl: self.ttl(),
             msg,
         };
-        let bytes = codec::encode(&p, &self.boot.uuid, &self.cfg.auth);
+        let dest_uuid = p
+            .dest
+            .as_ref()
+            .and_then(|d| self.mem.index(d))
+            .and_then(|i| self.mem.nodes[i].uuid);
+        let stamp = codec::Stamp {
+            src_uuid: &self.boot.uuid,
+            dest_uuid,
+            load: self.load.as_deref(),
+        };
+        let bytes = codec::encode_stamped(&p, &stamp, &self.cfg.auth);
         for medium in 0..self.cfg.media.len() {
             self.actions.push_back(Action::Send {
                 medium,
@@ -339,6 +354,7 @@ impl Cluster {
                     self.mem.nodes[i].links[m].state = LinkState::Dead;
                     let link = self.link_name(i, m);
                     let name = self.mem.nodes[i].name.clone();
+                    self.rc_link(&name, &link, false);
                     self.notice(Notice::LinkDead(name, link));
                 }
             }
@@ -498,6 +514,7 @@ impl Cluster {
             last: Some(now),
         };
         if link_up {
+            self.rc_link(&name, name.as_str(), true);
             self.notice(Notice::LinkUp(name.clone(), name.to_string()));
         }
         if was != NodeStatus::Ping {
@@ -519,8 +536,8 @@ impl Cluster {
             // verify and parse to `src == me`, so skip the digest and the parse.
             return self.drop(DropReason::FromSelf);
         }
-        let p = match codec::decode(bytes, &self.cfg.auth) {
-            Ok(p) => p,
+        let (p, src_uuid) = match codec::decode_received(bytes, &self.cfg.auth) {
+            Ok(r) => (r.packet, r.src_uuid),
             Err(r) => {
                 let due = self
                     .mem
@@ -638,6 +655,7 @@ impl Cluster {
             return self.drop(DropReason::Replayed);
         }
         self.mark_link(i, medium);
+        self.learn_uuid(i, src_uuid);
         if in_order {
             let node = &self.mem.nodes[i];
             if seq % 10 == node.ack_trigger && node.missing.is_empty() {
@@ -657,6 +675,10 @@ impl Cluster {
             self.check_comm_up();
             return self.drop(DropReason::NotForUs);
         }
+        if self.rc_wants(p.msg.type_name()) {
+            let fields = codec::string_fields(bytes, &self.cfg.auth);
+            self.rc_queue(p.msg.type_name(), fields);
+        }
         self.dispatch(&p);
         self.check_comm_up();
     }
@@ -672,6 +694,20 @@ impl Cluster {
                 .rev()
                 .take(OWN_ECHO_WINDOW)
                 .any(|(_, sent)| sent.as_slice() == bytes)
+    }
+
+    /// A fresh (not duplicate, not older-generation) packet's `srcuuid`: heartbeat's
+    /// name-to-UUID table (wire spec §6 step 4). A replay cannot change it, so a stale
+    /// `destuuid` never makes the peer ignore what we address to it.
+    fn learn_uuid(&mut self, i: usize, uuid: Option<[u8; 16]>) {
+        let Some(u) = uuid.filter(|u| *u != codec::NULL_UUID) else {
+            return;
+        };
+        let old = self.mem.nodes[i].uuid.replace(u);
+        if old.is_some_and(|o| o != u) {
+            let name = self.mem.nodes[i].name.clone();
+            self.notice(Notice::UuidChanged(name, u));
+        }
     }
 
     fn peer_restarted(&mut self, i: usize, generation: u64, known: u64) {
@@ -714,6 +750,7 @@ impl Cluster {
         if was != LinkState::Up {
             let name = self.mem.nodes[i].name.clone();
             let link = self.link_name(i, medium);
+            self.rc_link(&name, &link, true);
             self.notice(Notice::LinkUp(name, link));
         }
     }

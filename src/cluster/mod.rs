@@ -9,6 +9,7 @@
 //! * [`groups`] — running one resource group operation at a time as script jobs.
 //! * [`fencing`] — the only place a takeover permission can be made.
 //! * [`codec`] — the only place typed packets meet bytes.
+//! * [`rcd`] — which messages become rc.d notifications, queued one at a time.
 
 pub mod codec;
 pub mod config;
@@ -18,6 +19,7 @@ mod guard;
 mod membership;
 pub mod msg;
 pub mod notice;
+pub mod rcd;
 mod resources;
 pub mod rng;
 #[cfg(test)]
@@ -32,6 +34,7 @@ pub use groups::{GroupState, Job, JobId, JobOp};
 pub use guard::GuardView;
 pub use msg::{Hold, NodeStatus};
 pub use notice::{Notice, Priority};
+pub use rcd::Notification;
 
 use crate::config::NodeName;
 use crate::time::Instant;
@@ -106,6 +109,9 @@ pub enum Action {
         host: String,
     },
     Run(Job),
+    /// Run `harc TYPE` for a received message (rc.d notification, behaviour spec §4.4);
+    /// its end comes back as `Input::JobFinished` with the notification's id.
+    Notify(Notification),
     /// Reset `node` with the configured STONITH device.
     Fence {
         node: NodeName,
@@ -167,6 +173,10 @@ pub struct Cluster {
     mem: Membership,
     rm: Rm,
     actions: VecDeque<Action>,
+    /// The `ld` field of our numbered messages (first line of `/proc/loadavg`), as the
+    /// edge last read it; `None`: `n/a`.
+    load: Option<String>,
+    rcd: rcd::RcD,
 }
 
 impl Cluster {
@@ -196,6 +206,8 @@ impl Cluster {
             mem,
             rm,
             actions: VecDeque::new(),
+            load: None,
+            rcd: rcd::RcD::default(),
         };
         c.notice(Notice::Generation(c.boot.generation));
         c.start(now);
@@ -210,7 +222,11 @@ impl Cluster {
         match input {
             Input::Datagram { medium, bytes } => self.on_datagram(medium, &bytes),
             Input::PingReply { host } => self.on_ping_reply(&host),
-            Input::JobFinished { job, ok } => self.on_job_finished(job, ok),
+            Input::JobFinished { job, ok } => {
+                if !self.rc_finished(job) {
+                    self.on_job_finished(job, ok);
+                }
+            }
             Input::FenceFinished { node, ok } => self.on_fence_finished(&node, ok),
             Input::Command(c) => self.on_command(c),
         }
@@ -277,6 +293,20 @@ impl Cluster {
         self.cfg.auth = auth;
     }
 
+    /// The sender's load average for the `ld` field of the messages sent from now on
+    /// (wire spec §5; informational, no receiver acts on it). `None`, or text that is not
+    /// one printable line, sends heartbeat's `n/a`.
+    pub fn set_load(&mut self, load: Option<&str>) {
+        let fits = |l: &&str| {
+            !l.is_empty() && l.len() <= 128 && l.bytes().all(|b| (0x20..0x7f).contains(&b))
+        };
+        match load.filter(fits) {
+            Some(l) if self.load.as_deref() != Some(l) => self.load = Some(l.to_owned()),
+            Some(_) => {}
+            None => self.load = None,
+        }
+    }
+
     fn enter(&mut self, now: Instant) {
         // Time never goes backwards inside the core, whatever the edge passes.
         let now = now.max(self.now);
@@ -293,6 +323,7 @@ impl Cluster {
         self.drain_loopback();
         self.rm_settle();
         self.drain_loopback();
+        self.rc_pump();
     }
 
     fn notice(&mut self, n: Notice) {

@@ -52,6 +52,12 @@ pub enum Notice {
     NoPktsMissing(NodeName),
     ReplayAttack(NodeName, u64, u64),
     BadNode(NodeName),
+    /// A peer's `srcuuid` differs from the one it sent before (wire spec §6 step 4).
+    UuidChanged(NodeName, [u8; 16]),
+    /// rc.d scripts present for types the core handles natively (not run), space-separated.
+    RcNative(String),
+    /// An rc.d notification for this type was dropped: too many are waiting.
+    RcQueueFull(String),
     /// A datagram failed authentication (rate-limited by the caller; heartbeat logs each).
     AuthFailed(AuthFailure),
     NoStonith,
@@ -119,8 +125,10 @@ pub enum Notice {
     /// Our main loop was not run for this many ms; peers get a fresh dead time instead of
     /// being declared dead on stale data.
     Stalled(u64),
-    /// Split-brain healing: we keep this set and re-announce its addresses.
-    SplitBrainKeep(Hold, NodeName),
+    /// Split-brain healing: we keep this set (of this many groups; a set may name none
+    /// here, e.g. `local` on a node without groups of its own) and re-announce its
+    /// addresses.
+    SplitBrainKeep(Hold, NodeName, usize),
     /// Split-brain healing: we release this set to the peer.
     SplitBrainRelease(Hold, NodeName),
     /// Start failure: the group's set is offered to the peer (heartbeat always offers
@@ -168,6 +176,7 @@ impl Notice {
             | SplitBrainRelease(..)
             | Isolated(_)
             | TakeoverHeldIsolated(_)
+            | RcQueueFull(_)
             | DeadtimeTooSmall => Priority::Warn,
             AuthFailed(AuthFailure::UnknownIndex(_) | AuthFailure::BadToken) => Priority::Warn,
             LostALot
@@ -206,6 +215,8 @@ impl Notice {
                 | Notice::NoLongerIsolated
                 | Notice::TakeoverHeldIsolated(_)
                 | Notice::FenceDelayed(..)
+                | Notice::RcNative(_)
+                | Notice::RcQueueFull(_)
         )
     }
 }
@@ -235,6 +246,15 @@ impl fmt::Display for Notice {
             HeavyLoadUrl => f.write_str("URL: http://linux-ha.org/wiki/FAQ#Heavy_Load"),
             LostPackets(k, n, a, b) => write!(f, "{k} lost packet(s) for [{n}] [{a}:{b}]"),
             LostALot => f.write_str("lost a lot of packets!"),
+            RcNative(list) => write!(
+                f,
+                "heartbeat-rs: rc.d scripts for messages handled natively are not run: {list}"
+            ),
+            RcQueueFull(t) => write!(
+                f,
+                "heartbeat-rs: too many rc.d notifications waiting: {t} message not notified"
+            ),
+            UuidChanged(n, u) => write!(f, "node {n} changed its uuid to {}", uuid_text(u)),
             Irretrievable(n, s) => write!(f, "Irretrievably lost packet: node {n} seq {s}"),
             NoPktsMissing(n) => write!(f, "No pkts missing from {n}!"),
             ReplayAttack(n, g, c) => write!(
@@ -344,7 +364,11 @@ impl fmt::Display for Notice {
                 f,
                 "heartbeat-rs: main loop stalled for {ms} ms; peers get a fresh dead time"
             ),
-            SplitBrainKeep(s, n) => write!(
+            SplitBrainKeep(s, n, 0) => write!(
+                f,
+                "heartbeat-rs: split brain with {n} healed: keeping {s} resources (no resource groups here, nothing to re-announce)"
+            ),
+            SplitBrainKeep(s, n, _) => write!(
                 f,
                 "heartbeat-rs: split brain with {n} healed: keeping {s} resources, re-announcing addresses"
             ),
@@ -382,4 +406,16 @@ impl fmt::Display for Notice {
             IpfailFailback => f.write_str("Giving up foreign resources (auto_failback)."),
         }
     }
+}
+
+/// RFC 4122 text, lower-case, as libuuid's `uuid_unparse` writes it.
+fn uuid_text(u: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }

@@ -734,7 +734,8 @@ impl Cluster {
             if !self.rm.announced {
                 self.rm.announced = true;
                 self.rm.announced_since_contact = true;
-                self.notice(Notice::SplitBrainKeep(keep, peer.clone()));
+                let kept = self.groups_of(keep).len();
+                self.notice(Notice::SplitBrainKeep(keep, peer.clone(), kept));
                 for g in self.groups_of(keep) {
                     if self.rm.groups.states[g] == GroupState::Running {
                         self.actions.push_back(Action::Announce { group: g });
@@ -968,7 +969,8 @@ impl Cluster {
         }
         self.rm.announced = true;
         self.rm.announced_since_contact = true;
-        self.notice(Notice::SplitBrainKeep(overlap, peer.clone()));
+        let kept = self.groups_of(overlap).len();
+        self.notice(Notice::SplitBrainKeep(overlap, peer.clone(), kept));
         for g in self.groups_of(overlap) {
             if self.rm.groups.states[g] == GroupState::Running {
                 self.actions.push_back(Action::Announce { group: g });

@@ -765,3 +765,312 @@ fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
     assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
     assert!(acts.contains(&Action::Notice(Notice::ResourcesBeingAcquired(n("node2")))));
 }
+
+/// The `destuuid` and `ld` of what `c` sent to node2.
+fn to_node2(actions: &[Action]) -> Vec<(Msg, Option<[u8; 16]>, Option<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { bytes, .. } => {
+                let r = codec::decode_received(bytes, &keys()).ok()?;
+                let m = crate::wire::decode_udp(bytes, &keys()).ok()?;
+                let ld = m.get_str("ld").map(str::to_string);
+                (r.packet.dest == Some(n("node2"))).then_some((r.packet.msg, r.dest_uuid, ld))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn from_node2_as(uuid: [u8; 16], seq: u64, dest: Option<&str>, msg: Msg) -> Vec<u8> {
+    let p = Packet {
+        src: n("node2"),
+        dest: dest.map(n),
+        seq: Some(seq),
+        generation: 3,
+        ts: 1,
+        ttl: 3,
+        msg,
+    };
+    encode(&p, &uuid, &keys())
+}
+
+#[test]
+fn destuuid_is_the_peers_srcuuid_learned_from_fresh_packets_only() {
+    // wire §5 step 1 and §6 step 4.
+    let mut c = node1();
+    drain(&mut c);
+    let req = |c: &mut Cluster, uuid: [u8; 16], seq: u64| {
+        c.handle(
+            at(1),
+            Input::Datagram {
+                medium: 0,
+                bytes: from_node2_as(uuid, seq, Some("node1"), Msg::ReqNodes),
+            },
+        );
+        drain(c)
+    };
+    let out = req(&mut c, [2; 16], 1);
+    let rep = to_node2(&out);
+    assert!(
+        matches!(rep.as_slice(), [(Msg::RepNodes { .. }, Some(u), _)] if *u == [2; 16]),
+        "{rep:?}"
+    );
+    // A replay (seq already seen) with another UUID does not change what we know.
+    let out = req(&mut c, [9; 16], 1);
+    assert!(to_node2(&out).is_empty());
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Notice(Notice::UuidChanged(..))))
+    );
+    // A null UUID is "not known", never learned.
+    let out = req(&mut c, [0; 16], 2);
+    assert!(matches!(to_node2(&out).as_slice(), [(_, Some(u), _)] if *u == [2; 16]));
+    // A fresh packet with another UUID: heartbeat's INFO line, and the new UUID is used.
+    let out = req(&mut c, [3; 16], 3);
+    let changed: Vec<String> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notice(n @ Notice::UuidChanged(..)) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["node node2 changed its uuid to 03030303-0303-0303-0303-030303030303"]
+    );
+    assert!(matches!(to_node2(&out).as_slice(), [(_, Some(u), _)] if *u == [3; 16]));
+}
+
+#[test]
+fn numbered_messages_carry_the_load_the_edge_gave_and_ns_messages_none() {
+    // wire §5: `ld` on every non-NS_ message, `n/a` when unknown.
+    let mut c = node1();
+    let ld_of = |acts: &[Action]| -> Vec<Option<String>> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::Send { bytes, .. } => crate::wire::decode_udp(bytes, &keys())
+                    .ok()
+                    .map(|m| m.get_str("ld").map(str::to_string)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(ld_of(&drain(&mut c)), [Some("n/a".to_string())]);
+    c.set_load(Some("0.08 0.03 0.01 1/123 4567"));
+    c.handle_timeout(at(1));
+    assert_eq!(
+        ld_of(&drain(&mut c)),
+        [Some("0.08 0.03 0.01 1/123 4567".to_string())]
+    );
+    // Not one printable line: heartbeat's "unreadable" value rather than a broken field.
+    c.set_load(Some("1\n2"));
+    c.handle_timeout(at(2));
+    assert_eq!(ld_of(&drain(&mut c)), [Some("n/a".to_string())]);
+    c.set_load(Some("0.5 0.5 0.5 1/1 1"));
+    // An ACK (NS_) has none.
+    let mut acks = Vec::new();
+    for seq in 1..=20 {
+        c.handle(
+            at(3),
+            Input::Datagram {
+                medium: 0,
+                bytes: from_node2_as([2; 16], seq, None, Msg::Starting),
+            },
+        );
+        acks.extend(
+            to_node2(&drain(&mut c))
+                .into_iter()
+                .filter(|(m, ..)| matches!(m, Msg::Ack { .. })),
+        );
+    }
+    assert!(!acks.is_empty());
+    assert!(
+        acks.iter()
+            .all(|(_, u, ld)| ld.is_none() && *u == Some([2; 16]))
+    );
+}
+
+fn notifications(acts: &[Action]) -> Vec<Notification> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Notify(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rc_d_gets_only_what_the_core_does_not_handle_itself() {
+    // behaviour §4.4: heartbeat's rc.d types minus the four the core does natively.
+    for t in [
+        "ifstat",
+        "num_ping_nodes",
+        "you_are_dead",
+        "abort_giveup",
+        "my-app-event",
+    ] {
+        assert!(rcd::routed(t), "{t}");
+    }
+    for t in [
+        "status",
+        "ip-request",
+        "ip-request-resp",
+        "hb_takeover",
+        "ask_resources",
+        "starting",
+        "resource",
+        "shutdone",
+        "stonith",
+        "reqnodes",
+        "NS_ackmsg",
+    ] {
+        assert!(!rcd::routed(t), "{t}");
+    }
+    let mut c = node1();
+    drain(&mut c);
+    let names = [
+        "status",
+        "hb_takeover",
+        "ask_resources",
+        "ifstat",
+        "foo",
+        ".foo~",
+    ];
+    c.set_rc_scripts(names.iter().map(|s| s.to_string()));
+    let said: Vec<String> = drain(&mut c)
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notice(n @ Notice::RcNative(_)) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "heartbeat-rs: rc.d scripts for messages handled natively are not run: status hb_takeover"
+        ]
+    );
+}
+
+#[test]
+fn notifications_run_one_at_a_time_with_the_message_fields() {
+    let mut c = node1();
+    drain(&mut c);
+    c.set_rc_scripts(["ifstat", "foo", "status", "bar"].map(String::from));
+    // The first packet brings node2's link up (ifstat) and is a status (native: no run).
+    let first = from2(
+        &mut c,
+        at(1),
+        1,
+        None,
+        Msg::Status {
+            st: NodeStatus::Up,
+            dt_ms: Some(10_000),
+            protocol: true,
+        },
+    );
+    let foo = from2(&mut c, at(1), 2, None, Msg::Other { t: "foo".into() });
+    // No script for this one; one addressed to another node is not ours to notify.
+    let none = from2(&mut c, at(1), 3, None, Msg::Other { t: "baz".into() });
+    let other = from2(
+        &mut c,
+        at(1),
+        4,
+        Some("node3"),
+        Msg::Other { t: "foo".into() },
+    );
+    let started = notifications(&first);
+    assert_eq!(started.len(), 1, "{started:?}");
+    let ifstat = &started[0];
+    assert_eq!(ifstat.kind, "ifstat");
+    let env = |n: &Notification, k: &str| {
+        n.env
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(env(ifstat, "HA_node").as_deref(), Some("node2"));
+    assert_eq!(env(ifstat, "HA_ifname").as_deref(), Some("eth0"));
+    assert_eq!(env(ifstat, "HA_st").as_deref(), Some("up"));
+    assert_eq!(env(ifstat, "HA_OSTATUS").as_deref(), Some("up"));
+    assert!(notifications(&foo).is_empty(), "waits for the running one");
+    assert!(notifications(&none).is_empty() && notifications(&other).is_empty());
+    assert_eq!(c.rc_pending(), 2);
+    c.handle(
+        at(2),
+        Input::JobFinished {
+            job: ifstat.id,
+            ok: false,
+        },
+    );
+    let next = notifications(&drain(&mut c));
+    assert_eq!(next.len(), 1);
+    let foo = &next[0];
+    assert_eq!(foo.kind, "foo");
+    assert_eq!(env(foo, "HA_t").as_deref(), Some("foo"));
+    assert_eq!(env(foo, "HA_src").as_deref(), Some("node2"));
+    assert_eq!(env(foo, "HA_seq").as_deref(), Some("2"));
+    assert_eq!(env(foo, "HA_ld").as_deref(), Some("n/a"));
+    assert!(
+        env(foo, "HA_srcuuid").is_none(),
+        "binary fields are not passed"
+    );
+    // A stray or repeated end changes nothing.
+    c.handle(
+        at(2),
+        Input::JobFinished {
+            job: ifstat.id,
+            ok: true,
+        },
+    );
+    assert!(notifications(&drain(&mut c)).is_empty());
+    c.handle(
+        at(2),
+        Input::JobFinished {
+            job: foo.id,
+            ok: true,
+        },
+    );
+    assert!(notifications(&drain(&mut c)).is_empty());
+    assert_eq!(c.rc_pending(), 0);
+}
+
+#[test]
+fn a_notification_waits_until_no_resource_operation_runs_or_waits() {
+    let mut c = node1();
+    drain(&mut c);
+    c.set_rc_scripts(["foo".to_string()]);
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(1), 1, None, st);
+    let nodes = vec![n("node1"), n("node2")];
+    from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
+    from2(&mut c, at(1), 3, None, Msg::Starting);
+    let report = Msg::Resource {
+        hold: Hold::NONE,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    let acquiring = from2(&mut c, at(1), 4, None, report);
+    assert!(acquiring.iter().any(|a| matches!(a, Action::Run(_))));
+    let foo = from2(&mut c, at(1), 5, None, Msg::Other { t: "foo".into() });
+    assert!(
+        notifications(&foo).is_empty(),
+        "the group is being acquired"
+    );
+    let rest = run_jobs(&mut c, at(2), acquiring);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    let started = notifications(&rest);
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].kind, "foo");
+    assert!(
+        rest.iter().position(|a| matches!(a, Action::Notify(_)))
+            > rest.iter().rposition(|a| matches!(a, Action::Run(_))),
+        "after the last script of the acquisition"
+    );
+}

@@ -19,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::cluster::{
     Action, Boot, Cluster, ClusterConfig, ClusterError, Command, Hold, Input, Job, JobId, JobOp,
-    Notice, Priority,
+    Notice, Notification, Priority,
 };
 use crate::config::{AuthKeys, Config, NodeName};
 use crate::sys::clock::{self, Clock};
@@ -235,6 +235,8 @@ pub trait Edge {
     fn ping(&mut self, host: &str);
     /// Starts a script. When it cannot even start, the outcome to feed back.
     fn run(&mut self, job: Job) -> Option<Input>;
+    /// Starts `harc TYPE` for an rc.d notification; as `run`.
+    fn notify(&mut self, n: Notification) -> Option<Input>;
     fn announce(&mut self, group: usize);
     /// Starts fencing `node`. Results that are known at once (no method configured, a
     /// device that cannot start) come back as `FenceFinished` inputs; the others later,
@@ -262,6 +264,7 @@ pub fn route(action: Action, edge: &mut dyn Edge, feedback: &mut VecDeque<Input>
         Action::Send { medium, bytes } => edge.send(medium, &bytes),
         Action::Ping { host } => edge.ping(&host),
         Action::Run(job) => feedback.extend(edge.run(job)),
+        Action::Notify(n) => feedback.extend(edge.notify(n)),
         Action::Fence { node } => feedback.extend(edge.fence(node)),
         Action::Announce { group } => edge.announce(group),
         Action::Notice(n) => {
@@ -562,6 +565,48 @@ impl Edge for Daemon {
                     &format!("Cannot run {}: {e}", program.display()),
                 );
                 failed
+            }
+        }
+    }
+
+    fn notify(&mut self, n: Notification) -> Option<Input> {
+        let program = self.cfg.dir.join(crate::sys::script::HARC);
+        let mut env = self.env.clone();
+        env.extend(n.env);
+        let spec = spawn::Spec {
+            program: program.clone(),
+            args: vec![n.kind.into()],
+            env,
+            output: self
+                .cfg
+                .logging
+                .debugfile
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+        };
+        match spawn::spawn_clean_ha(&spec) {
+            Ok(pid) => {
+                // Reaped like a start: exit 0 or "Return code N from .../harc".
+                self.jobs.insert(
+                    pid,
+                    Running {
+                        job: n.id,
+                        op: JobOp::Start,
+                        program,
+                        output: None,
+                    },
+                );
+                None
+            }
+            Err(e) => {
+                self.router.log(
+                    Level::Error,
+                    &format!("Cannot run {}: {e}", program.display()),
+                );
+                Some(Input::JobFinished {
+                    job: n.id,
+                    ok: false,
+                })
             }
         }
     }
@@ -1297,6 +1342,14 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         Ok(c) => c,
         Err(e) => fail!(router, StartError::Cluster(e)),
     };
+    if opts.manage_resources {
+        // heartbeat lists rc.d once; `-M` runs no resource scripts at all.
+        let rc = crate::sys::script::rc_scripts(&cfg.dir);
+        if let Some(warn) = crate::sys::script::harc_missing(&cfg.dir, &rc) {
+            router.log(Level::Warn, &warn);
+        }
+        cluster.set_rc_scripts(rc);
+    }
 
     // The control socket: one that cannot be bound is reported, the daemon runs on (the
     // tools then fall back to the FIFO).
@@ -1383,6 +1436,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         let _ = n.ready();
     }
     let mut next_sd_watchdog = wd_interval.map(|d| clock.now() + d);
+    let mut next_load = clock.now();
     let mut events = Events::with_capacity(64);
     while flow == Flow::Continue {
         let deadline = [
@@ -1441,6 +1495,11 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
             }
         }
         expire_waiters(&mut daemon);
+        if now >= next_load {
+            let load = crate::sys::loadavg::read(Path::new(crate::sys::loadavg::LOADAVG));
+            cluster.set_load(load.as_deref());
+            next_load = now + crate::sys::loadavg::REFRESH;
+        }
         for input in inputs {
             if pump(&mut cluster, now, Some(input), &mut daemon) == Flow::Exit {
                 flow = Flow::Exit;
@@ -1882,6 +1941,7 @@ mod tests {
         sent: Vec<(usize, Vec<u8>)>,
         pings: Vec<String>,
         jobs: Vec<Job>,
+        notified: Vec<Notification>,
         fail_jobs: bool,
         announced: Vec<usize>,
         logs: Vec<(Level, String)>,
@@ -1903,6 +1963,12 @@ mod tests {
         fn run(&mut self, job: Job) -> Option<Input> {
             let id = job.id;
             self.jobs.push(job);
+            self.fail_jobs
+                .then_some(Input::JobFinished { job: id, ok: false })
+        }
+        fn notify(&mut self, n: Notification) -> Option<Input> {
+            let id = n.id;
+            self.notified.push(n);
             self.fail_jobs
                 .then_some(Input::JobFinished { job: id, ok: false })
         }
@@ -1975,6 +2041,13 @@ mod tests {
         assert_eq!(f.sent, vec![(2, b"x".to_vec())]);
         let _ = route(Action::Ping { host: "gw".into() }, &mut f, &mut fb);
         assert_eq!(f.pings, ["gw"]);
+        let n = Notification {
+            id: JobId(1 << 62),
+            kind: "ifstat".into(),
+            env: vec![("HA_t".into(), "ifstat".into())],
+        };
+        let _ = route(Action::Notify(n.clone()), &mut f, &mut fb);
+        assert_eq!(f.notified, [n]);
         let _ = route(Action::Run(job(JobOp::Start)), &mut f, &mut fb);
         assert_eq!(f.jobs, [job(JobOp::Start)]);
         assert!(fb.is_empty(), "a started job reports later, on SIGCHLD");

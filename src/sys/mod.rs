@@ -56,6 +56,8 @@ pub mod fifo;
 /// Fuzz entry points (also replayed by `cargo test`).
 #[doc(hidden)]
 pub mod fuzzing;
+/// `/proc/loadavg` for the `ld` field.
+pub mod loadavg;
 /// Log line layouts (byte-exact) and the router to logfile / debugfile / syslog.
 pub mod log;
 /// A configured medium opened as its link (UDP or serial).

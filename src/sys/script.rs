@@ -29,6 +29,10 @@ use crate::sys::spawn as sp;
 /// Where heartbeat looks for resource scripts, in order (§2.4).
 pub const RESOURCE_DIR: &str = "/etc/ha.d/resource.d";
 pub const INIT_DIR: &str = "/etc/init.d";
+/// The notification runner in the configuration directory (behaviour spec §4.4), and the
+/// directory of the scripts it runs.
+pub const HARC: &str = "harc";
+pub const RC_DIR: &str = "rc.d";
 /// Status output kept for interpretation; the rest is read and dropped so a chatty script
 /// cannot block on a full pipe nor grow the daemon.
 pub const MAX_STATUS_OUTPUT: usize = 64 * 1024;
@@ -78,6 +82,41 @@ impl ScriptDirs {
             .map(|d| d.join(name))
             .find(|p| is_executable_file(p))
     }
+}
+
+/// The names in `CONFIG_DIR/rc.d` (none if it cannot be read), as heartbeat lists it for
+/// deciding which messages are notifications; whether each is executable is `harc`'s
+/// business when it runs.
+pub fn rc_scripts(config_dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(config_dir.join(RC_DIR)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The warning for rc.d scripts that would be notified (`cluster::rcd::routed`) while
+/// `CONFIG_DIR/harc`, which runs them, is missing or not executable (heartbeat-rs does not
+/// ship it; heartbeat's package does).
+pub fn harc_missing(config_dir: &Path, rc: &[String]) -> Option<String> {
+    let routed: Vec<&str> = rc
+        .iter()
+        .map(String::as_str)
+        .filter(|n| crate::cluster::rcd::routed(n))
+        .collect();
+    let harc = config_dir.join(HARC);
+    if routed.is_empty() || is_executable_file(&harc) {
+        return None;
+    }
+    Some(format!(
+        "heartbeat-rs: {} is missing or not executable: the rc.d notification scripts {} will not run",
+        harc.display(),
+        routed.join(" ")
+    ))
 }
 
 fn is_executable_file(p: &Path) -> bool {
@@ -462,6 +501,32 @@ mod tests {
         }
         // overlapping: "not running" where the "running" starts inside nothing else
         assert!(!status_says_running(b"notrunning not running"));
+    }
+
+    #[test]
+    fn rc_d_is_listed_and_a_missing_harc_is_reported_only_when_it_matters() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path();
+        assert!(rc_scripts(etc).is_empty(), "no rc.d: nothing");
+        std::fs::create_dir(etc.join(RC_DIR)).unwrap();
+        for n in ["status", "ifstat", ".ifstat.swp", "ip-request"] {
+            std::fs::write(etc.join(RC_DIR).join(n), "").unwrap();
+        }
+        let rc = rc_scripts(etc);
+        assert_eq!(rc, ["ifstat", "ip-request", "status"]);
+        // Only native types: harc is never needed.
+        let native = vec!["status".to_string(), "ip-request".to_string()];
+        assert_eq!(harc_missing(etc, &native), None);
+        let warn = harc_missing(etc, &rc).unwrap_or_default();
+        assert!(
+            warn.ends_with("harc is missing or not executable: the rc.d notification scripts ifstat will not run"),
+            "{warn}"
+        );
+        let harc = etc.join(HARC);
+        std::fs::write(&harc, "#!/bin/sh\n").unwrap();
+        assert!(harc_missing(etc, &rc).is_some(), "not executable");
+        std::fs::set_permissions(&harc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(harc_missing(etc, &rc), None);
     }
 
     #[test]

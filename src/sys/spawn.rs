@@ -86,8 +86,19 @@ pub fn spawn(spec: &Spec) -> io::Result<i32> {
 
 /// [`spawn`], but with stdout alone written to `stdout` (truncated) when given: the status
 /// output ResourceManager reads (stderr still goes to `spec.output`).
-#[allow(clippy::disallowed_methods)] // the edge is where processes are spawned
 pub fn spawn_capturing(spec: &Spec, stdout: Option<&std::path::Path>) -> io::Result<i32> {
+    spawn_with(spec, stdout, false)
+}
+
+/// [`spawn`] for an rc.d notification: every `HA_*` variable the daemon itself inherited is
+/// removed first, so the script sees exactly the message's fields (a stale `HA_dest` from
+/// the daemon's own environment would otherwise look like a field of the message).
+pub fn spawn_clean_ha(spec: &Spec) -> io::Result<i32> {
+    spawn_with(spec, None, true)
+}
+
+#[allow(clippy::disallowed_methods)] // the edge is where processes are spawned
+fn spawn_with(spec: &Spec, stdout: Option<&std::path::Path>, clean_ha: bool) -> io::Result<i32> {
     let out = match &spec.output {
         Some(p) => OpenOptions::new().append(true).create(true).open(p)?,
         None => OpenOptions::new().write(true).open("/dev/null")?,
@@ -102,6 +113,13 @@ pub fn spawn_capturing(spec: &Spec, stdout: Option<&std::path::Path>) -> io::Res
         None => out,
     };
     let mut cmd = Command::new(&spec.program);
+    if clean_ha {
+        for (k, _) in std::env::vars_os() {
+            if k.as_encoded_bytes().starts_with(b"HA_") {
+                cmd.env_remove(k);
+            }
+        }
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -834,6 +834,8 @@ impl World {
                     },
                 );
             }
+            // The simulated nodes list no rc.d scripts, so the core asks for none.
+            Action::Notify(n) => panic!("unexpected rc.d notification {n:?}"),
             Action::Announce { group } => {
                 self.announces += 1;
                 self.log(format!("{} {} ANNOUNCE g{group}", self.now, name(n)));
