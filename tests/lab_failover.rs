@@ -127,7 +127,7 @@ impl Cluster {
     }
 
     fn owner(&self) -> String {
-        self.lab.ok(&["owner", VIP]).trim().to_owned()
+        self.lab.owner(VIP)
     }
 
     /// Waits until the whole group runs on `holder` (address, mount, service), then checks

@@ -109,7 +109,7 @@ impl Cluster {
     }
 
     fn owner(&self, ip: &str) -> String {
-        self.lab.ok(&["owner", ip]).trim().to_owned()
+        self.lab.owner(ip)
     }
 
     fn crashed(&self, node: &str) -> bool {

@@ -136,6 +136,39 @@ impl Lab {
         })
     }
 
+    /// Which running (not crashed) nodes hold `ip`, as `netlab owner` says it: `node1`,
+    /// `node1 node2`, or `none`. Read here in full rather than through `netlab owner`,
+    /// whose `ip addr | grep -q` runs under `pipefail`: `ip` writes one line per address,
+    /// so when grep exits at the match before `ip` writes the next line, `ip` dies of
+    /// SIGPIPE and a node holding a further address after `ip` is reported as not holding
+    /// it (seen as `none` right after node1 added node2's address to its own).
+    pub fn owner(&self, ip: &str) -> String {
+        let needle = format!(" {ip}/");
+        let mut found = Vec::new();
+        for i in 1.. {
+            let node = format!("node{i}");
+            let dir = self.node_dir(&node);
+            if !dir.is_dir() {
+                break;
+            }
+            if dir.join("crashed").exists() {
+                continue;
+            }
+            let out = Command::new("ip")
+                .args(["-n", &format!("hb-n{i}"), "-4", "-o", "addr", "show"])
+                .output()
+                .expect("ip addr show");
+            if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+                found.push(node);
+            }
+        }
+        if found.is_empty() {
+            "none".to_owned()
+        } else {
+            found.join(" ")
+        }
+    }
+
     /// The pid of the daemon netlab started on `node` (if it runs).
     pub fn daemon_pid(&self, node: &str) -> Option<u32> {
         std::fs::read_to_string(self.node_dir(node).join("daemon.pid"))
