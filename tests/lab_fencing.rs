@@ -153,10 +153,10 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
 
     let t0 = lab::epoch();
     c.lab.ok(&["partition", "node2"]);
-    // Until the loser is crashed, never both holding the address.
+    // Until the loser is crashed, node1 alone holds its address: never both, never nobody.
     let decided = wait_for(Duration::from_secs(20), || {
         let o = c.owner(VIP);
-        assert_ne!(o, "node1 node2", "both nodes hold {VIP}:\n{}", c.logs(50));
+        assert_eq!(o, "node1", "{VIP} held by {o}:\n{}", c.logs(50));
         c.crashed("node1") || c.crashed("node2")
     });
     assert!(decided, "nobody was fenced:\n{}", c.logs(50));
@@ -180,9 +180,15 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
         "{}",
         c.logs(50)
     );
-    // node1 takes node2's group over, and keeps its own.
+    // node1 takes node2's group over, and keeps its own: it never stopped it.
     c.wait_owner(VIP2, "node1", 20);
     assert_eq!(c.owner(VIP), "node1", "{}", c.logs(50));
+    let log1 = c.lab.ha_log("node1");
+    assert!(
+        !log1[since1..].contains(&format!("IPaddr {VIP}/24/eth0 stop")),
+        "node1 stopped its own address:\n{}",
+        c.logs(50)
+    );
     // node2 never shot: it was crashed before it saw node1 dead, or while it waited out the
     // race delay.
     let log2 = c.lab.ha_log("node2");
