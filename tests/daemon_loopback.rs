@@ -449,34 +449,39 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
     assert!(!n1.api_socket().exists(), "the socket goes with the daemon");
 }
 
-/// A fence agent that records its stdin, echoes it (so the daemon logs it, redacted), fails
-/// its first attempt and succeeds afterwards. Status probes (`action=monitor`) succeed and
-/// are only counted, in `RECORD.probes`.
-fn fake_fence_agent(dir: &Path) -> (PathBuf, PathBuf) {
-    let agent = dir.join("fence_fake");
-    let record = dir.join("fence-record");
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\nin=$(cat)\n\
-             case \"$in\" in action=monitor*) echo probed >> {r}.probes; exit 0;; esac\n\
-             printf '%s\\n--\\n' \"$in\" >> {r}\necho \"agent got: $in\"\n\
-             if [ -e {r}.failed-once ]; then exit 0; fi\ntouch {r}.failed-once\nexit 1\n",
-            r = record.display()
-        ),
+/// A fence agent (its script) that records its stdin in `record`, echoes it (so the daemon
+/// logs it, redacted), fails its first attempt and succeeds afterwards. Status probes
+/// (`action=monitor`) succeed and are only counted, in `RECORD.probes`.
+fn fake_fence_agent(record: &Path) -> String {
+    format!(
+        "#!/bin/sh\nin=$(cat)\n\
+         case \"$in\" in action=monitor*) echo probed >> {r}.probes; exit 0;; esac\n\
+         printf '%s\\n--\\n' \"$in\" >> {r}\necho \"agent got: $in\"\n\
+         if [ -e {r}.failed-once ]; then exit 0; fi\ntouch {r}.failed-once\nexit 1\n",
+        r = record.display()
     )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (agent, record)
+}
+
+/// Writes the fence agent `script` to `agent` and sets up two nodes on which it fences n2
+/// (with a secret parameter that must never be logged).
+fn fenced_pair(root: &Path, agent: &Path, script: &str, haresources: &str) -> (Node, Node) {
+    std::fs::write(agent, script).unwrap();
+    std::fs::set_permissions(agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cluster_of_two(
+        root,
+        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        haresources,
+    )
 }
 
 #[test]
 fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
     let root = tempfile::tempdir().unwrap();
-    let (agent, record) = fake_fence_agent(root.path());
-    let (mut n1, mut n2) = cluster_of_two(
+    let record = root.path().join("fence-record");
+    let (mut n1, mut n2) = fenced_pair(
         root.path(),
-        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        &root.path().join("fence_fake"),
+        &fake_fence_agent(&record),
         "n1 TestSvc::a\nn2 TestSvc::b\n",
     );
     n1.start();
@@ -544,21 +549,16 @@ fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
 #[test]
 fn the_fence_device_is_probed_at_comm_up_and_a_failed_probe_is_only_logged() {
     let root = tempfile::tempdir().unwrap();
-    let agent = root.path().join("fence_probe");
     let record = root.path().join("probe-record");
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\nin=$(cat)\nprintf '%s\\n--\\n' \"$in\" >> {r}\n\
-             echo \"no power switch here\"\nexit 1\n",
-            r = record.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (mut n1, mut n2) = cluster_of_two(
+    let script = format!(
+        "#!/bin/sh\nin=$(cat)\nprintf '%s\\n--\\n' \"$in\" >> {r}\n\
+         echo \"no power switch here\"\nexit 1\n",
+        r = record.display()
+    );
+    let (mut n1, mut n2) = fenced_pair(
         root.path(),
-        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        &root.path().join("fence_probe"),
+        &script,
         "n1 TestSvc::a\n",
     );
     n1.start();
