@@ -454,31 +454,39 @@ fn cl_status_standby_and_takeover_work_against_a_running_daemon() {
     assert!(!n1.api_socket().exists(), "the socket goes with the daemon");
 }
 
-/// A fence agent that records its stdin, echoes it (so the daemon logs it, redacted), fails
-/// its first attempt and succeeds afterwards.
-fn fake_fence_agent(dir: &Path) -> (PathBuf, PathBuf) {
-    let agent = dir.join("fence_fake");
-    let record = dir.join("fence-record");
-    std::fs::write(
-        &agent,
-        format!(
-            "#!/bin/sh\nin=$(cat)\nprintf '%s\\n--\\n' \"$in\" >> {r}\necho \"agent got: $in\"\n\
-             if [ -e {r}.failed-once ]; then exit 0; fi\ntouch {r}.failed-once\nexit 1\n",
-            r = record.display()
-        ),
+/// A fence agent (its script) that records its stdin in `record`, echoes it (so the daemon
+/// logs it, redacted), fails its first attempt and succeeds afterwards. Status probes
+/// (`action=monitor`) succeed and are only counted, in `RECORD.probes`.
+fn fake_fence_agent(record: &Path) -> String {
+    format!(
+        "#!/bin/sh\nin=$(cat)\n\
+         case \"$in\" in action=monitor*) echo probed >> {r}.probes; exit 0;; esac\n\
+         printf '%s\\n--\\n' \"$in\" >> {r}\necho \"agent got: $in\"\n\
+         if [ -e {r}.failed-once ]; then exit 0; fi\ntouch {r}.failed-once\nexit 1\n",
+        r = record.display()
     )
-    .unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (agent, record)
+}
+
+/// Writes the fence agent `script` to `agent` and sets up two nodes on which it fences n2
+/// (with a secret parameter that must never be logged).
+fn fenced_pair(root: &Path, agent: &Path, script: &str, haresources: &str) -> (Node, Node) {
+    std::fs::write(agent, script).unwrap();
+    std::fs::set_permissions(agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cluster_of_two(
+        root,
+        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        haresources,
+    )
 }
 
 #[test]
 fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
     let root = tempfile::tempdir().unwrap();
-    let (agent, record) = fake_fence_agent(root.path());
-    let (mut n1, mut n2) = cluster_of_two(
+    let record = root.path().join("fence-record");
+    let (mut n1, mut n2) = fenced_pair(
         root.path(),
-        &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
+        &root.path().join("fence_fake"),
+        &fake_fence_agent(&record),
         "n1 TestSvc::a\nn2 TestSvc::b\n",
     );
     n1.start();
@@ -537,6 +545,65 @@ fn a_dead_peer_is_fenced_with_the_agent_failure_retried_then_taken_over() {
         ),
         "{json}"
     );
+    n1.stop_with_k();
+}
+
+/// behaviour §7.2: the STONITH device's status is probed at comm-up (the agent with
+/// `action=monitor`, no `port`); a failed probe is logged as heartbeat logs it and changes
+/// nothing else. Only a node with a device that fences a peer probes.
+#[test]
+fn the_fence_device_is_probed_at_comm_up_and_a_failed_probe_is_only_logged() {
+    let root = tempfile::tempdir().unwrap();
+    let record = root.path().join("probe-record");
+    let script = format!(
+        "#!/bin/sh\nin=$(cat)\nprintf '%s\\n--\\n' \"$in\" >> {r}\n\
+         echo \"no power switch here\"\nexit 1\n",
+        r = record.display()
+    );
+    let (mut n1, mut n2) = fenced_pair(
+        root.path(),
+        &root.path().join("fence_probe"),
+        &script,
+        "n1 TestSvc::a\n",
+    );
+    n1.start();
+    n2.start();
+    n1.wait_for("the probe's result", 40, |n| {
+        n.log()
+            .contains("This may mean that the STONITH device has failed!")
+    });
+    let log = n1.log();
+    let order = [
+        "info: Comm_now_up(): updating status to active",
+        "info: Checking status of STONITH device [fence_probe]",
+        "info: fence_probe: no power switch here",
+        "ERROR: STONITH device fence_probe not operational!",
+        "ERROR: STONITH status operation failed.",
+        "info: This may mean that the STONITH device has failed!",
+    ];
+    let at: Vec<Option<usize>> = order.iter().map(|l| log.find(l)).collect();
+    assert!(
+        at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+        "{at:?}\n{log}"
+    );
+    // Nothing else happens: the group still comes up, nobody is fenced.
+    n1.wait_for("group a on n1", 40, Node::holds_service);
+    let log = n1.log();
+    assert!(!log.contains("Resetting node"), "{log}");
+    assert_eq!(
+        log.matches("Checking status of STONITH device").count(),
+        1,
+        "{log}"
+    );
+    let rec = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(rec, "action=monitor\npasswd=s3cret-pw\n--\n");
+    // n2 has no device that fences n1: nothing to probe.
+    assert!(
+        !n2.log().contains("Checking status of STONITH device"),
+        "{}",
+        n2.log()
+    );
+    n2.stop_with_k();
     n1.stop_with_k();
 }
 

@@ -6,10 +6,11 @@
 //!   heartbeat's layouts, a partitioned LAN reported while the other keeps the cluster up,
 //!   `-r` (unchanged, broken ha.cf, not running), `-k` returning only once the address is
 //!   released and the daemon gone.
-//! * `rekey` (about 10 s): SIGHUP after a changed `authkeys` puts the new key in use
-//!   (behaviour spec §4.12, §8.6). Both nodes get `auth 2` with keys 1 and 2 and a SIGHUP;
-//!   every packet captured afterwards must be signed with key 2 and nobody may be declared
-//!   dead.
+//! * `rekey` (about 15 s): SIGHUP after a changed `authkeys` puts the new key in use
+//!   (behaviour spec §4.12, §8.6). Both nodes get `auth 2` with keys 1 and 2 and a SIGHUP,
+//!   captured from before the change and parsed as netstrings: once a node signs a
+//!   datagram with key 2, none after it may carry key 1 (retransmissions included), and
+//!   nobody may be declared dead.
 //!
 //!     cargo test --test lab_daemon_life -- --ignored --nocapture --test-threads=1
 #![allow(clippy::disallowed_methods)] // runs the lab script

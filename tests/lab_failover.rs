@@ -29,7 +29,7 @@ mod common;
 #[path = "common/lab.rs"]
 mod lab;
 
-use lab::{Lab, VIP, text, wait_for};
+use lab::{Pair, PairSetup, VIP, text, wait_for};
 
 const ROOT: &str = "/tmp/hb-lab-failover";
 const DEADTIME_S: f64 = 1.0;
@@ -43,99 +43,57 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The lab with two configured, not yet started, heartbeat-rs nodes.
+/// The lab's two nodes with the group above.
 struct Cluster {
-    lab: Lab,
-    bin: PathBuf,
+    pair: Pair,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
 }
 
 impl Cluster {
     fn new(auto_failback: &str) -> Option<Cluster> {
-        let lab = Lab::up(ROOT, &["2"])?;
-        let root = lab.root.clone();
-        let bin = root.join("bin");
-        std::fs::create_dir_all(&bin).expect("bin dir");
-        std::fs::create_dir_all(root.join("mnt")).expect("mount point");
-        // The daemon through a wrapper: netlab gives daemons a clean environment, and the
-        // reboot action must be harmless.
-        write_exec(
-            &bin.join("reboot-recorder"),
-            "#!/bin/sh\necho \"$(date +%s.%N) reboot: ${HB_REBOOT_REASON:-}\" >>/var/log/hbrs-reboot.log\n",
-        );
-        write_exec(
-            &bin.join("heartbeat"),
-            &format!(
-                "#!/bin/sh\nexport HEARTBEAT_REBOOT_COMMAND={}\nexec {} \"$@\"\n",
-                bin.join("reboot-recorder").display(),
-                env!("CARGO_BIN_EXE_heartbeat")
-            ),
-        );
-        // Our multi-call tools.
-        for tool in ["hb_standby", "hb_takeover", "cl_status"] {
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_heartbeat"), bin.join(tool))
-                .expect("tool link");
-        }
-        lab::make_ext4_image(&root.join("disk.img"), 16 << 20);
+        let root = std::path::Path::new(ROOT);
         let group = format!(
             "node1 {VIP}/24/eth0 Filesystem::{img}::{mnt}::ext4 hbrs-svc",
             img = root.join("disk.img").display(),
             mnt = root.join("mnt").display()
         );
-        let send_arp = format!("env SEND_ARP={}", env!("CARGO_BIN_EXE_send_arp"));
-        lab.ok(&[
-            "config",
-            "--keepalive",
-            "200ms",
-            "--warntime",
-            "500ms",
-            "--deadtime",
-            "1",
-            "--initdead",
-            "2",
-            "--auto-failback",
-            auto_failback,
-            "--set",
-            &send_arp,
-            "--resources",
-            &group,
-        ]);
+        let pair = Pair::up(
+            ROOT,
+            &PairSetup {
+                resources: group,
+                config: vec!["--auto-failback".into(), auto_failback.into()],
+                ..PairSetup::default()
+            },
+        )?;
+        std::fs::create_dir_all(root.join("mnt")).expect("mount point");
+        lab::make_ext4_image(&root.join("disk.img"), 16 << 20);
         for node in ["node1", "node2"] {
-            let rd = lab.node_dir(node).join("etc-ha.d/resource.d");
-            for f in std::fs::read_dir(repo().join("resource.d")).expect("resource.d") {
-                let f = f.expect("entry").path();
-                std::fs::copy(&f, rd.join(f.file_name().expect("name"))).expect("copy script");
-            }
             std::fs::copy(
                 repo().join("tests/fixtures/lab/hbrs-svc"),
-                rd.join("hbrs-svc"),
+                pair.lab.node_dir(node).join("etc-ha.d/resource.d/hbrs-svc"),
             )
             .expect("copy hbrs-svc");
         }
-        Some(Cluster { lab, bin })
-    }
-
-    fn start(&self, node: &str) {
-        let daemon = self.bin.join("heartbeat");
-        let daemon = daemon.to_str().expect("utf-8 path");
-        self.lab
-            .ok(&["start", node, "--daemon", daemon, "--", "-f"]);
+        Some(Cluster { pair })
     }
 
     /// Starts both nodes and waits until each sees the other active and the group runs on
     /// `holder`.
     fn start_both(&self, holder: &str) {
-        self.start("node1");
-        self.start("node2");
-        if let Err((node, peer)) = self.lab.wait_pair_active() {
-            panic!("{node} never saw {peer} active:\n{}", self.lab.ha_log(node));
-        }
+        self.pair.start_both();
         self.wait_group_on(holder, &[other(holder)]);
     }
 
     /// Runs a tool of ours inside `node` (through the control socket, else the FIFO).
     fn tool(&self, node: &str, argv: &[&str]) -> Output {
-        let prog = self.bin.join(argv[0]);
-        let mut args = vec!["exec", node, prog.to_str().expect("utf-8 path")];
+        let prog = self.tool_path(argv[0]);
+        let mut args = vec!["exec", node, prog.as_str()];
         args.extend_from_slice(&argv[1..]);
         self.lab.run(&args)
     }
@@ -169,7 +127,7 @@ impl Cluster {
     }
 
     fn owner(&self) -> String {
-        self.lab.ok(&["owner", VIP]).trim().to_owned()
+        self.lab.owner(VIP)
     }
 
     /// Waits until the whole group runs on `holder` (address, mount, service), then checks
@@ -184,7 +142,7 @@ impl Cluster {
             self.owner(),
             self.mounted(holder),
             self.service_running(holder),
-            self.logs()
+            self.logs(40)
         );
         for &o in others {
             assert!(!self.mounted(o), "{o} has the file system mounted too");
@@ -231,25 +189,11 @@ impl Cluster {
             seen.reached,
             "{what}: the client never got a reply from {to}:\n{}\n{}",
             seen.text(),
-            self.logs()
+            self.logs(40)
         );
         let dt = seen.first_up_via(to).map_or(f64::NAN, |t| t - t0);
         eprintln!("FIGURE: {what}: client answered by {to} after {dt:.3} s");
         dt
-    }
-
-    fn logs(&self) -> String {
-        let mut s = String::new();
-        for n in ["node1", "node2"] {
-            let log = self.lab.ha_log(n);
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            s += &format!("--- {n} ha-log (last 40 lines)\n");
-            for l in tail.into_iter().rev() {
-                s += l;
-                s.push('\n');
-            }
-        }
-        s
     }
 
     fn crash(&self, node: &str) {
@@ -272,12 +216,6 @@ impl Cluster {
 
 fn other(node: &str) -> &'static str {
     if node == "node1" { "node2" } else { "node1" }
-}
-
-fn write_exec(path: &std::path::Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, body).expect("write script");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 fn assert_ok(o: &Output, what: &str) {
@@ -384,7 +322,7 @@ fn lab_rejoin_with_auto_failback_off_leaves_the_group_on_the_peer() {
             Duration::from_secs(20)
         ),
         "node1 never completed its initial acquisition:\n{}",
-        c.logs()
+        c.logs(40)
     );
     // ...and for the rest of the probe's 4 s the address never answers from node1.
     let seen = probe.finish();
@@ -418,7 +356,7 @@ fn lab_start_failure_moves_the_group_to_the_peer() {
         seen.reached,
         "the group never reached node2:\n{}\n{}",
         seen.text(),
-        c.logs()
+        c.logs(40)
     );
     c.wait_group_on("node2", &["node1"]);
     let log1 = c.lab.ha_log("node1");
@@ -443,7 +381,7 @@ fn lab_stop_failure_ends_in_the_reboot_action() {
     assert_ok(&c.tool("node1", &["hb_standby"]), "hb_standby");
     let record = c.lab.node_dir("node1").join("log/hbrs-reboot.log");
     let rebooted = wait_for(Duration::from_secs(40), || record.exists());
-    assert!(rebooted, "no reboot recorded:\n{}", c.logs());
+    assert!(rebooted, "no reboot recorded:\n{}", c.logs(40));
     eprintln!(
         "FIGURE: stop failure -> reboot action after {:.1} s: {}",
         lab::epoch() - t0,

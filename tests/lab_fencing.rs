@@ -17,7 +17,7 @@ mod common;
 #[path = "common/lab.rs"]
 mod lab;
 
-use lab::{Lab, VIP, text, wait_for};
+use lab::{Pair, PairSetup, VIP, text, wait_for};
 
 const ROOT: &str = "/tmp/hb-lab-fencing";
 /// node2's own group in the partition test, so that both sides want to fence.
@@ -43,97 +43,56 @@ fn fence_line() -> String {
     )
 }
 
+/// The lab's two nodes with a fence device or an operator.
 struct Cluster {
-    lab: Lab,
-    bin: PathBuf,
+    pair: Pair,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
 }
 
 impl Cluster {
     /// Two configured, not yet started, heartbeat-rs nodes with the haresources `groups`
     /// (one line each) and the extra ha.cf directives `set`.
     fn new(groups: &[String], set: &[String]) -> Option<Cluster> {
-        let lab = Lab::up(ROOT, &["2"])?;
-        let root = lab.root.clone();
-        let bin = root.join("bin");
-        std::fs::create_dir_all(&bin).expect("bin dir");
-        write_exec(
-            &bin.join("reboot-recorder"),
-            "#!/bin/sh\necho \"$(date +%s.%N) reboot: ${HB_REBOOT_REASON:-}\" >>/var/log/hbrs-reboot.log\n",
-        );
+        let root = Path::new(ROOT);
+        let netlab = lab::netlab_path()?;
         // netlab gives daemons a clean environment; the fence agent (run by the daemon)
         // needs to know which netlab, and which lab root, to crash nodes with.
-        write_exec(
-            &bin.join("heartbeat"),
-            &format!(
-                "#!/bin/sh\nexport HEARTBEAT_REBOOT_COMMAND={}\nexport NETLAB={}\nexport NETLAB_ROOT={}\nexec {} \"$@\"\n",
-                bin.join("reboot-recorder").display(),
-                lab.netlab.display(),
-                root.display(),
-                env!("CARGO_BIN_EXE_heartbeat")
-            ),
-        );
+        let setup = PairSetup {
+            env: vec![
+                ("NETLAB", netlab.display().to_string()),
+                ("NETLAB_ROOT", root.display().to_string()),
+            ],
+            resources: groups.join("\n"),
+            config: set
+                .iter()
+                .flat_map(|s| ["--set".to_string(), s.clone()])
+                .collect(),
+        };
+        let pair = Pair::up(ROOT, &setup)?;
         // The fence agent runs inside a node, where the lab's /run/netns is not visible. It
         // would leave through PID 1's namespaces (`nsenter -t 1`), which sandboxes often do
         // not allow; this test's own process is in the lab's namespaces and may be entered.
-        write_exec(
-            &bin.join("netlab-outside"),
+        lab::write_exec(
+            &pair.bin.join("netlab-outside"),
             &format!(
-                "#!/bin/sh
-exec nsenter -t {} -m -n -- {} \"$@\"\n",
+                "#!/bin/sh\nexec nsenter -t {} -m -n -- {} \"$@\"\n",
                 std::process::id(),
-                lab.netlab.display()
+                pair.lab.netlab.display()
             ),
         );
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_heartbeat"), bin.join("cl_status"))
-            .expect("tool link");
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meatclient"), bin.join("meatclient"))
-            .expect("meatclient link");
-        let send_arp = format!("env SEND_ARP={}", env!("CARGO_BIN_EXE_send_arp"));
-        let resources = groups.join("\n");
-        let mut args = vec![
-            "config",
-            "--keepalive",
-            "200ms",
-            "--warntime",
-            "500ms",
-            "--deadtime",
-            "1",
-            "--initdead",
-            "2",
-            "--set",
-            &send_arp,
-            "--resources",
-            &resources,
-        ];
-        for s in set {
-            args.extend(["--set", s]);
-        }
-        lab.ok(&args);
-        for node in ["node1", "node2"] {
-            let rd = lab.node_dir(node).join("etc-ha.d/resource.d");
-            for f in std::fs::read_dir(repo().join("resource.d")).expect("resource.d") {
-                let f = f.expect("entry").path();
-                std::fs::copy(&f, rd.join(f.file_name().expect("name"))).expect("copy script");
-            }
-        }
-        Some(Cluster { lab, bin })
-    }
-
-    fn start(&self, node: &str) {
-        let daemon = self.bin.join("heartbeat");
-        let daemon = daemon.to_str().expect("utf-8 path");
-        self.lab
-            .ok(&["start", node, "--daemon", daemon, "--", "-f"]);
+        Some(Cluster { pair })
     }
 
     /// Starts both nodes, waits until each sees the other active and `ip` answers on
     /// `holder`.
     fn start_both(&self, ip: &str, holder: &str) {
-        self.start("node1");
-        self.start("node2");
-        if let Err((node, peer)) = self.lab.wait_pair_active() {
-            panic!("{node} never saw {peer} active:\n{}", self.logs());
-        }
+        self.pair.start_both();
         self.wait_owner(ip, holder, 30);
     }
 
@@ -145,12 +104,12 @@ exec nsenter -t {} -m -n -- {} \"$@\"\n",
             out.status.success(),
             "{ip} not on {node}: {}\n{}",
             text(&out),
-            self.logs()
+            self.logs(50)
         );
     }
 
     fn owner(&self, ip: &str) -> String {
-        self.lab.ok(&["owner", ip]).trim().to_owned()
+        self.lab.owner(ip)
     }
 
     fn crashed(&self, node: &str) -> bool {
@@ -159,8 +118,7 @@ exec nsenter -t {} -m -n -- {} \"$@\"\n",
 
     /// Runs a tool of ours inside `node`, with `stdin` as its input.
     fn tool(&self, node: &str, argv: &[&str], stdin: &str) -> Output {
-        let prog = self.bin.join(argv[0]);
-        let mut line = format!("printf '{stdin}' | {}", prog.display());
+        let mut line = format!("printf '{stdin}' | {}", self.tool_path(argv[0]));
         for a in &argv[1..] {
             line.push(' ');
             line.push_str(a);
@@ -171,26 +129,6 @@ exec nsenter -t {} -m -n -- {} \"$@\"\n",
     fn count(&self, node: &str, needle: &str) -> usize {
         self.lab.ha_log(node).matches(needle).count()
     }
-
-    fn logs(&self) -> String {
-        let mut s = String::new();
-        for n in ["node1", "node2"] {
-            let log = self.lab.ha_log(n);
-            let tail: Vec<&str> = log.lines().rev().take(50).collect();
-            s += &format!("--- {n} ha-log (last 50 lines)\n");
-            for l in tail.into_iter().rev() {
-                s += l;
-                s.push('\n');
-            }
-        }
-        s
-    }
-}
-
-fn write_exec(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, body).expect("write script");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// A partition with a working fence device: both nodes hold a group, so both want to fence;
@@ -215,13 +153,13 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
 
     let t0 = lab::epoch();
     c.lab.ok(&["partition", "node2"]);
-    // Until the loser is crashed, never both holding the address.
+    // Until the loser is crashed, node1 alone holds its address: never both, never nobody.
     let decided = wait_for(Duration::from_secs(20), || {
         let o = c.owner(VIP);
-        assert_ne!(o, "node1 node2", "both nodes hold {VIP}:\n{}", c.logs());
+        assert_eq!(o, "node1", "{VIP} held by {o}:\n{}", c.logs(50));
         c.crashed("node1") || c.crashed("node2")
     });
-    assert!(decided, "nobody was fenced:\n{}", c.logs());
+    assert!(decided, "nobody was fenced:\n{}", c.logs(50));
     eprintln!(
         "FIGURE: partition -> a node crashed by the fence device after {:.3} s",
         lab::epoch() - t0
@@ -229,7 +167,7 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
     assert!(
         c.crashed("node2"),
         "the favoured node1 was fenced:\n{}",
-        c.logs()
+        c.logs(50)
     );
     assert!(!c.crashed("node1"));
     assert!(
@@ -240,20 +178,26 @@ fn lab_partition_both_holding_the_favoured_node_fences_first() {
             Duration::from_secs(10)
         ),
         "{}",
-        c.logs()
+        c.logs(50)
     );
-    // node1 takes node2's group over, and keeps its own.
+    // node1 takes node2's group over, and keeps its own: it never stopped it.
     c.wait_owner(VIP2, "node1", 20);
-    assert_eq!(c.owner(VIP), "node1", "{}", c.logs());
+    assert_eq!(c.owner(VIP), "node1", "{}", c.logs(50));
+    let log1 = c.lab.ha_log("node1");
+    assert!(
+        !log1[since1..].contains(&format!("IPaddr {VIP}/24/eth0 stop")),
+        "node1 stopped its own address:\n{}",
+        c.logs(50)
+    );
     // node2 never shot: it was crashed before it saw node1 dead, or while it waited out the
     // race delay.
     let log2 = c.lab.ha_log("node2");
-    assert!(!log2.contains("Resetting node node1"), "{}", c.logs());
+    assert!(!log2.contains("Resetting node node1"), "{}", c.logs(50));
     if log2.contains("node node1: is dead") {
         assert!(
             log2.contains("fence race delay: fencing node1"),
             "node2 did not wait out the race delay:\n{}",
-            c.logs()
+            c.logs(50)
         );
     }
     assert!(
@@ -277,10 +221,10 @@ fn lab_failing_fence_device_blocks_takeover() {
     c.lab.ok(&["crash", "node1"]);
     let t0 = lab::epoch();
     let retries = wait_for(Duration::from_secs(25), || {
-        assert_eq!(c.owner(VIP), "none", "taken over unfenced:\n{}", c.logs());
+        assert_eq!(c.owner(VIP), "none", "taken over unfenced:\n{}", c.logs(50));
         c.count("node2", "STONITH of node1 failed.  Retrying...") >= 3
     });
-    assert!(retries, "no three failed attempts:\n{}", c.logs());
+    assert!(retries, "no three failed attempts:\n{}", c.logs(50));
     eprintln!(
         "FIGURE: three failed fence attempts after {:.1} s, address still on nobody",
         lab::epoch() - t0
@@ -316,7 +260,7 @@ fn lab_meatware_waits_for_meatclient() {
             Duration::from_secs(15)
         ),
         "{}",
-        c.logs()
+        c.logs(50)
     );
     assert!(c.lab.ha_log("node2").contains("meatclient -c node1"));
     let summary = c.tool("node2", &["cl_status", "summary"], "");
@@ -338,7 +282,7 @@ fn lab_meatware_waits_for_meatclient() {
     assert!(
         !wait_for(Duration::from_secs(3), || c.owner(VIP) != "none"),
         "taken over without the operator:\n{}",
-        c.logs()
+        c.logs(50)
     );
 
     let t0 = lab::epoch();
@@ -395,7 +339,7 @@ fn lab_ipfail_moves_the_group_off_the_node_that_lost_its_ping_node() {
             Duration::from_secs(1)
         ),
         "{}",
-        c.logs()
+        c.logs(50)
     );
     assert!(!c.crashed("node1") && !c.crashed("node2"));
 }
@@ -417,12 +361,12 @@ fn lab_partition_one_group_ends_with_one_holder_and_one_fenced_node() {
     c.lab.ok(&["partition", "node2"]);
     let decided = wait_for(Duration::from_secs(30), || {
         let o = c.owner(VIP);
-        assert_ne!(o, "node1 node2", "both nodes hold {VIP}:\n{}", c.logs());
+        assert_ne!(o, "node1 node2", "both nodes hold {VIP}:\n{}", c.logs(50));
         c.crashed("node1") || c.crashed("node2")
     });
-    assert!(decided, "nobody was fenced:\n{}", c.logs());
+    assert!(decided, "nobody was fenced:\n{}", c.logs(50));
     let (winner, loser) = ("node1", "node2");
-    assert!(c.crashed(loser), "the holder was fenced:\n{}", c.logs());
+    assert!(c.crashed(loser), "the holder was fenced:\n{}", c.logs(50));
     eprintln!(
         "FIGURE: one group, partition -> {loser} crashed by {winner} after {:.3} s",
         lab::epoch() - t0
@@ -436,12 +380,12 @@ fn lab_partition_one_group_ends_with_one_holder_and_one_fenced_node() {
             Duration::from_secs(10)
         ),
         "{}",
-        c.logs()
+        c.logs(50)
     );
     c.wait_owner(VIP, winner, 20);
     assert!(
         !c.lab.ha_log(loser).contains("Resetting node node1"),
         "{}",
-        c.logs()
+        c.logs(50)
     );
 }

@@ -203,6 +203,14 @@ pub fn encode_stamped(p: &Packet, stamp: &Stamp<'_>, auth: &AuthKeys) -> Vec<u8>
     wire::encode_udp(&m, auth).unwrap_or_default()
 }
 
+/// A datagram of our send history, re-signed for retransmission: its fields as sent, the
+/// trailer with the keys in use now (wire §8.1: heartbeat re-serialises the stored message),
+/// so a SIGHUP that changed `authkeys` also covers what is resent afterwards.
+pub fn resign(bytes: &[u8], auth: &AuthKeys) -> Vec<u8> {
+    // The history holds only what `encode` produced, which always re-parses.
+    wire::resign_udp(bytes, auth).unwrap_or_else(|_| bytes.to_vec())
+}
+
 fn hexnum(s: &str) -> Result<u64, DropReason> {
     u64::from_str_radix(s, 16).map_err(|_| DropReason::Malformed)
 }

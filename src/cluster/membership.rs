@@ -820,7 +820,9 @@ impl Cluster {
                     }
                     match self.mem.history.iter().find(|(s, _)| *s == k) {
                         Some((_, b)) => {
-                            let b = b.clone();
+                            // Stored signed with the keys of its first sending; re-sign
+                            // with today's (a SIGHUP may have changed them since).
+                            let b = codec::resign(b, &self.cfg.auth);
                             for medium in 0..self.cfg.media.len() {
                                 self.actions.push_back(Action::Send {
                                     medium,

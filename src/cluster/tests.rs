@@ -1074,3 +1074,75 @@ fn a_notification_waits_until_no_resource_operation_runs_or_waits() {
         "after the last script of the acquisition"
     );
 }
+/// The datagrams `c` sends now, as bytes.
+fn sent_bytes(c: &mut Cluster) -> Vec<Vec<u8>> {
+    drain(c)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send { bytes, .. } => Some(bytes),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_retransmission_after_a_key_change_is_signed_with_the_new_key() {
+    // wire §8.1 / behaviour §3: SIGHUP re-reads authkeys; what is resent afterwards is
+    // re-serialised, so its trailer is computed with the key in use then.
+    let mut c = node1();
+    let first = sent_bytes(&mut c);
+    let seq1 = first
+        .iter()
+        .find(|b| decode(b, &keys()).is_ok_and(|p| p.seq == Some(1)))
+        .cloned()
+        .unwrap_or_else(|| panic!("node1 sent seq 1"));
+    let idx = |i| KeyIndex::new(i).unwrap_or_else(|| unreachable!());
+    let both = AuthKeys::new(
+        idx(2),
+        [
+            (idx(1), AuthKey::Sha1(Secret::new("t"))),
+            (idx(2), AuthKey::Sha1(Secret::new("new"))),
+        ]
+        .into_iter()
+        .collect(),
+    )
+    .unwrap_or_else(|| unreachable!());
+    let only_new = AuthKeys::single(idx(2), AuthKey::Sha1(Secret::new("new")));
+    c.set_auth(both);
+    // node2, already on the new key, asks for seq 1 again.
+    let ask = Packet {
+        src: n("node2"),
+        dest: Some(n("node1")),
+        seq: None,
+        generation: 5,
+        ts: 1,
+        ttl: 3,
+        msg: Msg::Rexmit { first: 1, last: 1 },
+    };
+    c.handle(
+        at(1),
+        Input::Datagram {
+            medium: 0,
+            bytes: encode(&ask, &[2; 16], &only_new),
+        },
+    );
+    let resent = sent_bytes(&mut c);
+    assert!(!resent.is_empty(), "seq 1 is resent");
+    for b in &resent {
+        let p = decode(b, &only_new)
+            .unwrap_or_else(|e| panic!("a resend must verify with the new key alone: {e:?}"));
+        assert_eq!(p.seq, Some(1));
+    }
+    // Unchanged keys: the resend is byte-identical (the fields, inner auth included, are
+    // those first sent).
+    c.set_auth(keys());
+    c.handle(
+        at(3),
+        Input::Datagram {
+            medium: 0,
+            bytes: encode(&ask, &[2; 16], &keys()),
+        },
+    );
+    let again = sent_bytes(&mut c);
+    assert!(again.contains(&seq1), "same keys: the original bytes");
+}

@@ -422,6 +422,8 @@ pub struct Daemon {
     rx: Vec<u8>,
     me: NodeName,
     fencer: crate::sys::fence::Fencer,
+    /// When the STONITH device's status is probed (§7.2).
+    probes: crate::sys::fence::ProbeRounds,
     fence_track: BTreeMap<NodeName, FenceTrack>,
     /// The fencer has a pending meatware FIFO to register with the poll.
     meat_changed: bool,
@@ -684,6 +686,9 @@ impl Edge for Daemon {
     }
 
     fn observe(&mut self, notice: &Notice) {
+        if matches!(notice, Notice::CommUp) {
+            self.probes.comm_up(self.now);
+        }
         if let Some(c) = crate::sys::status::transition_cause(notice) {
             self.cause = c;
         }
@@ -911,6 +916,32 @@ impl Daemon {
         out
     }
 
+    /// The STONITH status probes (§7.2): logs a finished one and starts the next that is
+    /// due. They only log; nothing the core decides depends on them.
+    fn run_probes(&mut self) {
+        loop {
+            if self.fencer.probing() {
+                let Some((_, log)) = self.fencer.poll_probe(self.now) else {
+                    return;
+                };
+                for (level, text) in log {
+                    self.router.log(level, &text);
+                }
+                self.probes.finished(self.now);
+            }
+            let (cfg, me) = (&self.cfg, &self.me);
+            let Some(device) = self
+                .probes
+                .next(self.now, || crate::sys::fence::peer_devices(cfg, me))
+            else {
+                return;
+            };
+            for (level, text) in self.fencer.probe(self.now, device) {
+                self.router.log(level, &text);
+            }
+        }
+    }
+
     /// Fencing as status output shows it: every node fencing was asked for.
     fn fence_views(&self) -> Vec<crate::sys::status::EdgeFence> {
         let pending = self.fencer.pending();
@@ -936,6 +967,7 @@ impl Daemon {
         [
             self.serial_due.values().min().copied(),
             self.fencer.next_deadline(),
+            self.probes.deadline(),
             self.arps.iter().map(|a| a.due).min(),
             self.clients
                 .values()
@@ -1410,6 +1442,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         rx: vec![0u8; 65536],
         me,
         fencer,
+        probes: crate::sys::fence::ProbeRounds::default(),
         fence_track: BTreeMap::new(),
         meat_changed: false,
         clients: BTreeMap::new(),
@@ -1513,6 +1546,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         if daemon.groups_dirty {
             daemon.note_groups(&cluster.status());
         }
+        daemon.run_probes();
         if std::mem::take(&mut daemon.meat_changed) {
             register_meat(&src.poll, &mut daemon);
         }

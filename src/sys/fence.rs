@@ -282,6 +282,94 @@ struct Attempt {
     running: Running,
 }
 
+/// Time from the end of one round of status probes to the next (heartbeat: one hour).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// When the STONITH status probes run (behaviour §7.2): a first round at comm-up, each
+/// next round [`PROBE_INTERVAL`] after the previous one ended. A round probes, one at a
+/// time, every distinct device that would fence a peer. Probes only log: they never start
+/// an action.
+#[derive(Debug, Default)]
+pub struct ProbeRounds {
+    /// When the next round starts; `None` before comm-up and while a round runs.
+    due: Option<Instant>,
+    /// The devices of the running round not yet probed.
+    queue: Vec<Method>,
+    /// The first round was armed (comm-up happens once; later notices change nothing).
+    armed: bool,
+    /// A probe of the round is running.
+    running: bool,
+}
+
+impl ProbeRounds {
+    /// Comm-up: the first round is due now (only the first time).
+    pub fn comm_up(&mut self, now: Instant) {
+        if !self.armed {
+            self.armed = true;
+            self.due = Some(now);
+        }
+    }
+
+    /// The device to probe now, if any: the next of the running round, or the first of a
+    /// round that is due (`devices` says which, asked only then). `None` while a probe
+    /// runs.
+    pub fn next(&mut self, now: Instant, devices: impl FnOnce() -> Vec<Method>) -> Option<Method> {
+        if self.running {
+            return None;
+        }
+        if self.queue.is_empty() {
+            if self.due.is_none_or(|d| d > now) {
+                return None;
+            }
+            self.due = None;
+            let mut round: Vec<Method> = Vec::new();
+            for m in devices() {
+                if !round.contains(&m) {
+                    round.push(m);
+                }
+            }
+            round.reverse();
+            self.queue = round;
+            if self.queue.is_empty() {
+                // Nothing to probe (no device configured): look again next interval.
+                self.due = Some(now + PROBE_INTERVAL);
+                return None;
+            }
+        }
+        self.running = true;
+        self.queue.pop()
+    }
+
+    /// The probe started by [`ProbeRounds::next`] has been reported; the round ends with
+    /// its last device, and the next one is due an interval later.
+    pub fn finished(&mut self, now: Instant) {
+        self.running = false;
+        if self.queue.is_empty() {
+            self.due = Some(now + PROBE_INTERVAL);
+        }
+    }
+
+    /// When [`ProbeRounds::next`] has something to start, unless a probe runs.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.running {
+            None
+        } else if !self.queue.is_empty() {
+            self.due.or(Some(Instant::from_micros(0)))
+        } else {
+            self.due
+        }
+    }
+}
+
+/// The devices that fence this node's peers under `cfg`, as a probe round wants them.
+pub fn peer_devices(cfg: &Config, me: &NodeName) -> Vec<Method> {
+    cfg.nodes
+        .iter()
+        .filter(|n| *n != me)
+        .filter_map(|n| Method::for_node(cfg, n))
+        .collect()
+}
+
 /// The attempts in progress, at most one per node.
 pub struct Fencer {
     settings: Settings,
@@ -343,7 +431,17 @@ impl Fencer {
 
     /// The earliest attempt deadline: when [`Fencer::poll`] must run at the latest.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.attempts.values().map(|a| a.deadline).min()
+        self.attempts
+            .values()
+            .map(|a| a.deadline)
+            .chain(self.probe.as_ref().map(|p| p.deadline))
+            .min()
+    }
+
+    /// Whether a status probe has been started and not yet reported by
+    /// [`Fencer::poll_probe`].
+    pub fn probing(&self) -> bool {
+        self.probe.is_some()
     }
 
     /// `Action::Fence { node }` → the method `cfg` names for `node` (see
@@ -1025,4 +1123,59 @@ pub fn meatclient_main(
     }
     let _ = writeln!(stderr, "Meatware_client: reset confirmed.");
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(name: &str) -> Method {
+        Method::Agent {
+            program: PathBuf::from(name),
+            params: Vec::new(),
+        }
+    }
+
+    fn at(s: u64) -> Instant {
+        Instant::from_micros(s * 1_000_000)
+    }
+
+    #[test]
+    fn probe_rounds_start_at_comm_up_and_repeat_an_hour_after_each_round() {
+        // behaviour §7.2: at comm-up, then one hour after the previous probe finished.
+        let mut r = ProbeRounds::default();
+        let devices = || vec![agent("a"), agent("b"), agent("a")];
+        assert_eq!(r.next(at(5), devices), None, "nothing before comm-up");
+        assert_eq!(r.deadline(), None);
+        r.comm_up(at(10));
+        assert_eq!(r.deadline(), Some(at(10)));
+        assert_eq!(r.next(at(10), devices), Some(agent("a")));
+        assert_eq!(r.next(at(10), devices), None, "one probe at a time");
+        assert_eq!(r.deadline(), None, "a running probe wakes the loop itself");
+        r.finished(at(12));
+        assert!(
+            r.deadline().is_some_and(|d| d <= at(12)),
+            "the round goes on"
+        );
+        assert_eq!(
+            r.next(at(12), devices),
+            Some(agent("b")),
+            "each device once"
+        );
+        r.finished(at(13));
+        let next = at(13) + PROBE_INTERVAL;
+        assert_eq!(r.deadline(), Some(next));
+        assert_eq!(r.next(at(13 + 3599), devices), None);
+        r.comm_up(at(20));
+        assert_eq!(r.deadline(), Some(next), "a later comm-up changes nothing");
+        assert_eq!(r.next(next, devices), Some(agent("a")));
+    }
+
+    #[test]
+    fn probe_rounds_without_a_device_probe_nothing() {
+        let mut r = ProbeRounds::default();
+        r.comm_up(at(1));
+        assert_eq!(r.next(at(1), Vec::new), None);
+        assert_eq!(r.deadline(), Some(at(1) + PROBE_INTERVAL));
+    }
 }

@@ -240,6 +240,26 @@ pub fn encode_udp(m: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> 
     check_len(out, UDP_MAX_PAYLOAD)
 }
 
+/// A netstring datagram re-signed with `keys`: its fields (inner `auth` included) exactly
+/// as they are, and a fresh trailer. heartbeat's retransmission re-serialises the stored
+/// message, whose trailer is computed with the keys in use at that moment (wire spec §8.1,
+/// §4.3): byte-identical while the keys are unchanged, accepted by peers that verify with
+/// the new key after a SIGHUP changed them (a netstring receiver checks only the trailer).
+pub fn resign_udp(datagram: &[u8], keys: &AuthKeys) -> Result<Vec<u8>, DropReason> {
+    let (_, body) = netstring::decode_prefix(datagram)?;
+    let (_, end) = netstring::read_netstring(datagram, body, 0)?;
+    if end != datagram.len() {
+        return Err(DropReason::Malformed {
+            offset: end,
+            what: "bytes after the trailer",
+        });
+    }
+    let mut out = Vec::with_capacity(datagram.len());
+    out.extend_from_slice(&datagram[..body]);
+    append_trailer(&mut out, keys);
+    Ok(out)
+}
+
 /// A UDP payload as sent with `msgfmt netstring`: the fields as they are (no inner `auth`
 /// is added), `%%%\n` and the trailer.
 pub fn encode_udp_trailer_only(m: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
@@ -277,6 +297,33 @@ mod tests {
         let mut m = Message::new();
         m.set_str("t", "status").set_str("src", "node1");
         m
+    }
+
+    #[test]
+    fn resigning_keeps_the_fields_and_renews_only_the_trailer() {
+        let m = status();
+        let sent = encode_udp(&m, &keys()).unwrap();
+        assert_eq!(
+            resign_udp(&sent, &keys()).unwrap(),
+            sent,
+            "same keys: byte-identical"
+        );
+        let new = AuthKeys::single(KeyIndex::new(2).unwrap(), AuthKey::Sha1(Secret::new("n")));
+        let again = resign_udp(&sent, &new).unwrap();
+        let body = netstring::decode_prefix(&sent).unwrap().1;
+        assert_eq!(
+            again[..body],
+            sent[..body],
+            "fields and inner auth as stored"
+        );
+        let got = decode_udp(&again, &new).expect("verifies with the new key alone");
+        assert_eq!(got.message().get_str("auth").map(|a| &a[..2]), Some("1 "));
+        assert!(
+            decode_udp(&again, &keys()).is_err(),
+            "the old key no longer signs it"
+        );
+        assert!(resign_udp(b"###\n%%%\n3:1 x,junk", &new).is_err());
+        assert!(resign_udp(b"no netstring", &new).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn mac(node: &str) -> String {
 }
 
 /// The shared `lab/netlab`, or `None` (skip) when there is no shared directory.
-fn netlab() -> Option<PathBuf> {
+pub fn netlab_path() -> Option<PathBuf> {
     std::panic::catch_unwind(crate::common::shared_dir)
         .ok()
         .map(|s| s.join("lab/netlab"))
@@ -50,7 +50,7 @@ impl Lab {
             eprintln!("SKIP: lab tests need root");
             return None;
         }
-        let Some(netlab) = netlab() else {
+        let Some(netlab) = netlab_path() else {
             eprintln!("SKIP: ../shared/lab/netlab not found (set HB_SHARED)");
             return None;
         };
@@ -114,8 +114,6 @@ impl Lab {
         std::fs::read_to_string(self.node_dir(node).join("log/ha-log")).unwrap_or_default()
     }
 
-    /// Waits until `node`'s ha-log contains `needle` after byte `since` (a length taken
-    /// earlier with `ha_log(node).len()`); false on timeout.
     /// Waits until node1 and node2 each log the other as active; the first pair that
     /// did not (`(node, peer)`) otherwise.
     pub fn wait_pair_active(&self) -> Result<(), (&'static str, &'static str)> {
@@ -128,12 +126,47 @@ impl Lab {
         Ok(())
     }
 
+    /// Waits until `node`'s ha-log contains `needle` after byte `since` (a length taken
+    /// earlier with `ha_log(node).len()`); false on timeout.
     pub fn wait_log(&self, node: &str, needle: &str, since: usize, timeout: Duration) -> bool {
         wait_for(timeout, || {
             self.ha_log(node)
                 .get(since..)
                 .is_some_and(|l| l.contains(needle))
         })
+    }
+
+    /// Which running (not crashed) nodes hold `ip`, as `netlab owner` says it: `node1`,
+    /// `node1 node2`, or `none`. Read here in full rather than through `netlab owner`,
+    /// whose `ip addr | grep -q` runs under `pipefail`: `ip` writes one line per address,
+    /// so when grep exits at the match before `ip` writes the next line, `ip` dies of
+    /// SIGPIPE and a node holding a further address after `ip` is reported as not holding
+    /// it (seen as `none` right after node1 added node2's address to its own).
+    pub fn owner(&self, ip: &str) -> String {
+        let needle = format!(" {ip}/");
+        let mut found = Vec::new();
+        for i in 1.. {
+            let node = format!("node{i}");
+            let dir = self.node_dir(&node);
+            if !dir.is_dir() {
+                break;
+            }
+            if dir.join("crashed").exists() {
+                continue;
+            }
+            let out = Command::new("ip")
+                .args(["-n", &format!("hb-n{i}"), "-4", "-o", "addr", "show"])
+                .output()
+                .expect("ip addr show");
+            if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+                found.push(node);
+            }
+        }
+        if found.is_empty() {
+            "none".to_owned()
+        } else {
+            found.join(" ")
+        }
     }
 
     /// The pid of the daemon netlab started on `node` (if it runs).
@@ -176,6 +209,127 @@ impl Lab {
         let _ = rx.recv_timeout(Duration::from_secs(10));
         Probe { child, reader }
     }
+}
+
+/// Two heartbeat-rs nodes in a lab (`netlab up 2`), configured, not yet started: keepalive
+/// 200 ms, warntime 500 ms, deadtime 1 s, initdead 2 s, our resource.d scripts and send_arp
+/// in each node, the reboot action replaced by a recorder appending to the node's
+/// `/var/log/hbrs-reboot.log`. `$root/bin` holds the daemon's wrapper (netlab gives daemons
+/// a clean environment) and our tools (`hb_standby`, `hb_takeover`, `cl_status`,
+/// `meatclient`) for [`Pair::tool`].
+pub struct Pair {
+    pub lab: Lab,
+    pub bin: PathBuf,
+}
+
+/// What a test adds to [`Pair::up`]'s set-up.
+#[derive(Default)]
+pub struct PairSetup<'a> {
+    /// Exported by the daemon's wrapper (`NAME`, value).
+    pub env: Vec<(&'a str, String)>,
+    /// haresources, one group a line.
+    pub resources: String,
+    /// Extra `netlab config` arguments (`--auto-failback off`, `--set "stonith_host ..."`).
+    pub config: Vec<String>,
+}
+
+impl Pair {
+    /// The lab at `root` with two configured nodes, or `None` (skip: see [`Lab::up`]).
+    pub fn up(root: &str, setup: &PairSetup<'_>) -> Option<Pair> {
+        let lab = Lab::up(root, &["2"])?;
+        let bin = lab.root.join("bin");
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        write_exec(
+            &bin.join("reboot-recorder"),
+            "#!/bin/sh\necho \"$(date +%s.%N) reboot: ${HB_REBOOT_REASON:-}\" >>/var/log/hbrs-reboot.log\n",
+        );
+        let mut wrapper = format!(
+            "#!/bin/sh\nexport HEARTBEAT_REBOOT_COMMAND={}\n",
+            bin.join("reboot-recorder").display()
+        );
+        for (name, value) in &setup.env {
+            wrapper += &format!("export {name}={value}\n");
+        }
+        wrapper += &format!("exec {} \"$@\"\n", env!("CARGO_BIN_EXE_heartbeat"));
+        write_exec(&bin.join("heartbeat"), &wrapper);
+        for tool in ["hb_standby", "hb_takeover", "cl_status"] {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_heartbeat"), bin.join(tool))
+                .expect("tool link");
+        }
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meatclient"), bin.join("meatclient"))
+            .expect("meatclient link");
+        let send_arp = format!("env SEND_ARP={}", env!("CARGO_BIN_EXE_send_arp"));
+        let mut args = vec![
+            "config",
+            "--keepalive",
+            "200ms",
+            "--warntime",
+            "500ms",
+            "--deadtime",
+            "1",
+            "--initdead",
+            "2",
+            "--set",
+            &send_arp,
+            "--resources",
+            &setup.resources,
+        ];
+        args.extend(setup.config.iter().map(String::as_str));
+        lab.ok(&args);
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("resource.d");
+        for node in ["node1", "node2"] {
+            let rd = lab.node_dir(node).join("etc-ha.d/resource.d");
+            for f in std::fs::read_dir(&ours).expect("resource.d") {
+                let f = f.expect("entry").path();
+                std::fs::copy(&f, rd.join(f.file_name().expect("name"))).expect("copy script");
+            }
+        }
+        Some(Pair { lab, bin })
+    }
+
+    /// Starts the daemon (in the foreground, as netlab wants) on `node`.
+    pub fn start(&self, node: &str) {
+        let daemon = self.bin.join("heartbeat");
+        let daemon = daemon.to_str().expect("utf-8 path");
+        self.lab
+            .ok(&["start", node, "--daemon", daemon, "--", "-f"]);
+    }
+
+    /// Starts node1 then node2 and waits until each sees the other active.
+    pub fn start_both(&self) {
+        self.start("node1");
+        self.start("node2");
+        if let Err((node, peer)) = self.lab.wait_pair_active() {
+            panic!("{node} never saw {peer} active:\n{}", self.logs(50));
+        }
+    }
+
+    /// The path of our tool `name` (see [`Pair`]), for `netlab exec`.
+    pub fn tool_path(&self, name: &str) -> String {
+        self.bin.join(name).display().to_string()
+    }
+
+    /// The last `n` lines of both nodes' ha-log, for failure messages.
+    pub fn logs(&self, n: usize) -> String {
+        let mut s = String::new();
+        for node in ["node1", "node2"] {
+            let log = self.lab.ha_log(node);
+            let tail: Vec<&str> = log.lines().rev().take(n).collect();
+            s += &format!("--- {node} ha-log (last {n} lines)\n");
+            for l in tail.into_iter().rev() {
+                s += l;
+                s.push('\n');
+            }
+        }
+        s
+    }
+}
+
+/// Writes an executable script.
+pub fn write_exec(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 impl Drop for Lab {
