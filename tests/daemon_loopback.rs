@@ -7,6 +7,7 @@
 //! Synchronisation is by reading the log files for heartbeat's lines, with a deadline.
 #![allow(clippy::disallowed_methods)] // the test starts daemons and waits on real time
 
+mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -53,14 +54,13 @@ impl Node {
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(etc.join("nodeinfo"), format!("{name}\n")).unwrap();
         let script = etc.join("resource.d/TestSvc");
-        std::fs::write(
+        common::write_exec(
             &script,
             "#!/bin/sh\nf=\"$HA_DIR/../svc-$1\"\ncase \"$2\" in\n\
              start) touch \"$f\";;\nstop) rm -f \"$f\";;\n\
              status) if [ -e \"$f\" ]; then echo running; else echo stopped; fi;;\nesac\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            0o755,
+        );
         Node {
             name,
             dir,
@@ -470,8 +470,7 @@ fn fake_fence_agent(record: &Path) -> String {
 /// Writes the fence agent `script` to `agent` and sets up two nodes on which it fences n2
 /// (with a secret parameter that must never be logged).
 fn fenced_pair(root: &Path, agent: &Path, script: &str, haresources: &str) -> (Node, Node) {
-    std::fs::write(agent, script).unwrap();
-    std::fs::set_permissions(agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_exec(agent, script, 0o755);
     cluster_of_two(
         root,
         &format!("fence_agent n2 {} passwd=s3cret-pw\n", agent.display()),
@@ -793,17 +792,16 @@ fn fake_harc(n: &Node, rc_d: &[&str]) -> PathBuf {
         std::fs::write(etc.join("rc.d").join(name), "#!/bin/sh\nexit 0\n").unwrap();
     }
     let harc = etc.join("harc");
-    std::fs::write(
+    common::write_exec(
         &harc,
-        format!(
+        &format!(
             "#!/bin/sh\nd={d}\nmkdir \"$d/running\" 2>/dev/null || echo overlap >> \"$d/overlap\"\n\
              {{ echo \"arg=$1 $#\"; env | grep '^HA_' | sort; }} > \"$d/.call-$$\"\n\
              sleep 0.3\nrmdir \"$d/running\"\nmv \"$d/.call-$$\" \"$d/call-$$\"\n",
             d = out.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&harc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        0o755,
+    );
     out
 }
 

@@ -5,6 +5,7 @@
 //! Root only (skipped otherwise); nothing outside the namespace is touched.
 #![allow(clippy::disallowed_methods)] // the test starts processes and waits on real time
 
+mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -105,12 +106,11 @@ fn the_daemon_adds_announces_and_removes_an_ipaddr_natively() {
     // A script that must never run: the daemon does IPaddr itself.
     let marker = d.join("script-ran");
     let script = etc.join("resource.d/IPaddr");
-    std::fs::write(
+    common::write_exec(
         &script,
-        format!("#!/bin/sh\necho \"$@\" >> {}\nexit 1\n", marker.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        &format!("#!/bin/sh\necho \"$@\" >> {}\nexit 1\n", marker.display()),
+        0o755,
+    );
 
     let ns = Netns::new();
     let log: PathBuf = d.join("ha-log");

@@ -2,6 +2,7 @@
 //! and `external/netlab` (cluster-glue external plugin). Here `netlab` is a recorder script,
 //! so nothing is crashed; the real lab use is documented in docs/fencing.md.
 
+mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -21,17 +22,16 @@ fn fixture(rel: &str) -> PathBuf {
 /// A fake `netlab` that appends its arguments to `rec` and answers `status`.
 fn fake_netlab(dir: &Path, rec: &Path) -> PathBuf {
     let p = dir.join("netlab");
-    std::fs::write(
+    common::write_exec(
         &p,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$*\" >> {}\n\
              [ \"$1\" = status ] && echo '  node2   CRASHED' && echo '  node3   running'\n\
              [ \"$2\" = node9 ] && exit 1\nexit 0\n",
             rec.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        0o755,
+    );
     p
 }
 

@@ -4,6 +4,7 @@
 //! in); a child's end is awaited with `waitid(WNOWAIT)`, which leaves the reaping to the
 //! fencer, so no test sleeps.
 
+mod common;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -53,8 +54,7 @@ impl Lab {
     /// An executable shell script `name` in the temp dir.
     fn script(&self, name: &str, body: &str) -> PathBuf {
         let p = self.path(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::write_exec(&p, &format!("#!/bin/sh\n{body}\n"), 0o755);
         p
     }
 

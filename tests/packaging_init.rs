@@ -2,7 +2,7 @@
 //! stub `heartbeat` binary in a temporary HA_BIN.
 #![allow(clippy::disallowed_methods)] // runs the script under test
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,9 +27,9 @@ fn setup(with_config: bool) -> tempfile::TempDir {
         std::fs::write(ha.join("ha.cf"), "# test\nDeadTime   1\nauto_failback on\n").unwrap();
     }
     let stub = bin.join("heartbeat");
-    std::fs::write(
+    common::write_exec(
         &stub,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$*\" >> '{}/calls.log'\ncase \"$1\" in\n\
              -s) echo 'heartbeat is stopped. No process'; exit ${{STUB_S:-3}} ;;\n\
              -r) echo 'ERROR: bad config' >&2; exit ${{STUB_R:-0}} ;;\n\
@@ -37,9 +37,8 @@ fn setup(with_config: bool) -> tempfile::TempDir {
              *) echo 'ERROR: start failed' >&2; exit ${{STUB_START:-0}} ;;\nesac\n",
             dir.path().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        0o755,
+    );
     dir
 }
 
@@ -175,8 +174,7 @@ fn standby_refuses_in_legacy_mode_and_when_not_running() {
     );
     std::fs::write(dir.path().join("ha.d/ha.cf"), "Auto_Failback ON\n").unwrap();
     let hb_standby = dir.path().join("bin/hb_standby");
-    std::fs::write(&hb_standby, "#!/bin/sh\nexit 0\n").unwrap();
-    std::fs::set_permissions(&hb_standby, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_exec(&hb_standby, "#!/bin/sh\nexit 0\n", 0o755);
     let r = run(dir.path(), "standby", &[("STUB_S", "0")]);
     assert_eq!(
         (r.code, r.out.as_str()),

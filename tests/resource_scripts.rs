@@ -5,6 +5,7 @@
 // background processes; the clock/spawn ban is for the library.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -64,8 +65,7 @@ impl Rig {
     }
     fn fake(&self, name: &str, body: &str) -> PathBuf {
         let p = self.path(name);
-        fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+        common::write_exec(&p, &format!("#!/bin/sh\n{body}\n"), 0o755);
         p
     }
 }

@@ -1,8 +1,8 @@
 //! sys::script: resolution, invocation, environment, output routing, timeouts, with tiny
 //! scripts in temporary directories.
 
+mod common;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -59,8 +59,7 @@ fn fixture() -> Fixture {
 
 fn write_script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
     let p = dir.join(name);
-    fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write script");
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod");
+    common::write_exec(&p, &format!("#!/bin/sh\n{body}\n"), mode);
     p
 }
 
