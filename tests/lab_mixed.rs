@@ -231,11 +231,10 @@ impl Session {
             .map(drop)
     }
 
+    /// Who holds the address now. Not `netlab owner`: its `ip | grep -q` under pipefail
+    /// can miss a holder (see `Lab::owner`).
     fn owner(&self) -> String {
-        self.nl(&["owner", VIP])
-            .unwrap_or_default()
-            .trim()
-            .to_string()
+        self.lab.owner(VIP)
     }
 
     /// Copies both ha-logs to `target/lab-mixed-logs/SCENARIO/PAIRING/` (the lab root goes
