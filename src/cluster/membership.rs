@@ -29,6 +29,9 @@ const DT_BUMP: Duration = Duration::from_secs(2);
 const AUTH_LOG_EVERY: Duration = Duration::from_secs(10);
 /// At most this many packets answered per NS_rexmit.
 const MAX_REXMIT_BATCH: u64 = 50;
+/// A peer's `dt` this far above its lowest one announces a quick restart (the bump is
+/// 30 s; the margin covers a lowest value seen only during its +2 s start-up bump).
+const RESTART_ANNOUNCED: Duration = Duration::from_secs(25);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkState {
@@ -64,6 +67,11 @@ pub(super) struct Node {
     pub last_status: Option<Instant>,
     pub last_status_seq: u64,
     pub dt: Option<Duration>,
+    /// The lowest `dt` this incarnation advertised: a jump of [`RESTART_ANNOUNCED`] above
+    /// it announces a quick restart (heartbeat raises `dt` by 30 s before re-executing).
+    pub dt_floor: Option<Duration>,
+    /// Its previous incarnation announced a quick restart: it kept its resources.
+    pub quick_restarted: bool,
     pub rx_last: u64,
     /// The medium that first delivered `rx_last`: its copy on another medium is the
     /// cross-medium duplicate that proves that medium works (wire spec §6 step 7).
@@ -94,6 +102,8 @@ pub(super) struct Membership {
     /// When an authentication failure was last logged (at most one line per
     /// [`AUTH_LOG_EVERY`]; heartbeat logs every packet, several a second).
     pub auth_logged: Option<Instant>,
+    /// A quick restart is under way: the advertised dead time is raised by 30 s.
+    pub restart_bump: bool,
 }
 
 impl Membership {
@@ -124,6 +134,8 @@ impl Membership {
                 last_status: None,
                 last_status_seq: 0,
                 dt: None,
+                dt_floor: None,
+                quick_restarted: false,
                 rx_last: 0,
                 rx_last_from: None,
                 missing: BTreeMap::new(),
@@ -144,6 +156,8 @@ impl Membership {
                 last_status: None,
                 last_status_seq: 0,
                 dt: None,
+                dt_floor: None,
+                quick_restarted: false,
                 rx_last: 0,
                 rx_last_from: None,
                 missing: BTreeMap::new(),
@@ -170,6 +184,7 @@ impl Membership {
             all_accounted: false,
             wait_from: now,
             auth_logged: None,
+            restart_bump: false,
         }
     }
 
@@ -188,7 +203,10 @@ impl Cluster {
     }
 
     fn advertised_dt(&self) -> Duration {
-        let base = self.cfg.timing.deadtime;
+        let mut base = self.cfg.timing.deadtime;
+        if self.mem.restart_bump {
+            base = base + super::RESTART_DT_BUMP;
+        }
         match self.mem.bump_until {
             Some(t) if self.now < t => base + DT_BUMP,
             _ => base,
@@ -680,6 +698,9 @@ impl Cluster {
             self.notice(Notice::HeartbeatRestart(name));
         }
         let n = &mut self.mem.nodes[i];
+        n.quick_restarted = known != 0
+            && matches!((n.dt, n.dt_floor), (Some(dt), Some(floor)) if dt >= floor + RESTART_ANNOUNCED);
+        n.dt_floor = None;
         n.generation = generation;
         n.rx_last = 0;
         n.rx_last_from = None;
@@ -736,6 +757,9 @@ impl Cluster {
         node.last_status_seq = seq;
         node.protocol = *protocol;
         node.dt = dt_ms.map(Duration::from_millis);
+        if let Some(dt) = node.dt {
+            node.dt_floor = Some(node.dt_floor.map_or(dt, |f| f.min(dt)));
+        }
         let prev = node.last_status.replace(now);
         let was = node.status;
         let name = node.name.clone();

@@ -51,6 +51,30 @@ pub struct Boot {
     pub pid: u32,
     /// Our node UUID (`hb_uuid`), sent as `srcuuid`.
     pub uuid: [u8; 16],
+    /// `heartbeat -R`: this process is the re-exec of a running daemon (quick restart).
+    pub restart: Option<Restart>,
+}
+
+/// What a quick restart (behaviour spec §4.12) hands from the old process to the new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    /// `-C STATE`: what the old process held in a nice_failback mode; `None` when it ran
+    /// legacy mode (heartbeat passes no `-C` then).
+    pub held: Option<Hold>,
+    /// The sets whose groups were running in the old process (ours: in legacy mode `i_hold`
+    /// says nothing, so `--running STATE` tells the new process which groups are up).
+    pub running: Hold,
+}
+
+impl Restart {
+    /// The arguments the old process re-executes itself with: `-R`, plus `-C STATE` in
+    /// nice_failback modes (heartbeat's) or `--running STATE` in legacy mode (ours).
+    pub fn args(&self) -> Vec<String> {
+        match self.held {
+            Some(h) => vec!["-R".into(), "-C".into(), h.to_string()],
+            None => vec!["-R".into(), "--running".into(), self.running.to_string()],
+        }
+    }
 }
 
 /// Administrative requests (hb_standby, hb_takeover, SIGTERM).
@@ -148,6 +172,9 @@ pub struct NodeView {
 
 pub use membership::LinkState;
 
+/// How much a quick restart raises the advertised dead time (§4.15).
+pub const RESTART_DT_BUMP: crate::time::Duration = crate::time::Duration::from_secs(30);
+
 /// Errors building a [`Cluster`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterError {
@@ -198,6 +225,9 @@ impl Cluster {
             actions: VecDeque::new(),
         };
         c.notice(Notice::Generation(c.boot.generation));
+        if let Some(r) = c.boot.restart {
+            c.restart_boot(r);
+        }
         c.start(now);
         c.drain_loopback();
         Ok(c)
@@ -269,6 +299,26 @@ impl Cluster {
 
     pub fn config(&self) -> &ClusterConfig {
         &self.cfg
+    }
+
+    /// Quick restart (§4.12), step one: if no resource operation runs and we are not
+    /// shutting down, raise the advertised dead time by 30 s (and say so at once, so peers
+    /// wait for the new process) and return what the new process must be told. `None`:
+    /// not now (the edge asks again once the core is idle).
+    pub fn begin_restart(&mut self) -> Option<Restart> {
+        let r = self.restart_state()?;
+        self.mem.restart_bump = true;
+        self.send_status();
+        if let Some(h) = r.held {
+            self.notice(Notice::CurrentResources(h));
+        }
+        Some(r)
+    }
+
+    /// The re-exec failed: back to the normal advertised dead time.
+    pub fn abort_restart(&mut self) {
+        self.mem.restart_bump = false;
+        self.send_status();
     }
 
     /// SIGHUP with a changed `authkeys` (§4.12, §8.6): sign and verify with the new keys

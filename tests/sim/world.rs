@@ -584,6 +584,7 @@ impl World {
             wall_secs: 1_700_000_000,
             pid: 4000 + u32::try_from(n).unwrap_or(0),
             uuid: [u8::try_from(n).unwrap_or(0).wrapping_add(1); 16],
+            restart: None,
         };
         self.log(format!(
             "{} {} BOOT gen={}",
