@@ -165,7 +165,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
     if (daemon.current.is_some() || daemon.running.is_some()) && !daemon.restarting {
         return Err(UsageError("-C only valid with -R".into()));
     }
-    if daemon.restarting && !matches!(mode, None) {
+    if daemon.restarting && mode.is_some() {
         return Err(UsageError(
             "-R runs the daemon; no other mode may be given".into(),
         ));

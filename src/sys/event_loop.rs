@@ -1848,10 +1848,14 @@ fn check_changed_config(src: &Sources, daemon: &mut Daemon) -> bool {
 
 /// Quick restart, the exec: nothing of ours must survive into the new process but the
 /// pid, the resources (scripts are not re-run, addresses stay configured) and the pid file.
-/// Every descriptor we open is close-on-exec (std and our sockets set it). Returns only if
-/// the exec failed.
+/// Every descriptor we open is close-on-exec (std and our sockets set it). A plain
+/// execv(2), not `Command::exec`: that unblocks every signal first, so a SIGTERM or
+/// SIGHUP arriving now would kill us with the default action; this way the signal mask
+/// and any pending signal carry over to the new process's signalfd. Returns only if the
+/// exec failed.
 fn quick_restart(src: &Sources, daemon: &mut Daemon, r: crate::cluster::Restart) -> io::Error {
-    use std::os::unix::process::CommandExt;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     daemon.fencer.cancel_all();
     // A clean close (magic 'V'); the new process opens the device again at once.
     if let Some(w) = daemon.watchdog.take()
@@ -1868,8 +1872,15 @@ fn quick_restart(src: &Sources, daemon: &mut Daemon, r: crate::cluster::Restart)
     let arg0 = std::env::args_os()
         .next()
         .unwrap_or_else(|| exe.clone().into_os_string());
-    let mut cmd = std::process::Command::new(&exe);
-    cmd.arg0(arg0).args(&src.reexec.args).args(r.args());
+    let restart_args: Vec<std::ffi::OsString> = r.args().into_iter().map(Into::into).collect();
+    let argv: Result<Vec<CString>, _> = std::iter::once(&arg0)
+        .chain(src.reexec.args.iter())
+        .chain(restart_args.iter())
+        .map(|a| CString::new(a.as_bytes()))
+        .collect();
+    let (Ok(path), Ok(argv)) = (CString::new(exe.as_os_str().as_bytes()), argv) else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "an argument contains NUL");
+    };
     daemon.router.log(
         Level::Info,
         &format!(
@@ -1878,7 +1889,10 @@ fn quick_restart(src: &Sources, daemon: &mut Daemon, r: crate::cluster::Restart)
             r.args().join(" ")
         ),
     );
-    cmd.exec()
+    match nix::unistd::execv(&path, &argv) {
+        Err(e) => io::Error::from(e),
+        Ok(never) => match never {},
+    }
 }
 
 fn handle_signals(
