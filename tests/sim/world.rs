@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use heartbeat_rs::cluster::rng::SplitMix64;
 use heartbeat_rs::cluster::{
     Action, Boot, Cluster, ClusterConfig, Command, GroupState, Input, JobOp, NodeStatus, Notice,
-    StatusView,
+    Restart, StatusView,
 };
 use heartbeat_rs::config::{
     AuthKey, AuthKeys, AutoFailback, KeyIndex, NodeName, PingNode, Resource, ResourceGroup, Secret,
@@ -191,6 +191,10 @@ enum Ev {
     Forge(usize),
     Replay(usize),
     Heal,
+    /// SIGHUP with a changed ha.cf: the node asks its core to restart (again later if busy).
+    QuickRestart(usize),
+    /// The re-executed process starts (`heartbeat -R`): same machine, resources kept.
+    Reexec(usize, Restart),
 }
 
 pub struct SimNode {
@@ -339,6 +343,10 @@ impl World {
     }
     pub fn crash_at(&mut self, t: Instant, n: usize) {
         self.push(t, Ev::Crash(n));
+    }
+    /// A quick restart (behaviour spec §4.12) of node `n` at `t`.
+    pub fn quick_restart_at(&mut self, t: Instant, n: usize) {
+        self.push(t, Ev::QuickRestart(n));
     }
     pub fn stall_at(&mut self, t: Instant, n: usize, d: Duration) {
         self.push(t, Ev::Stall(n, d));
@@ -542,6 +550,8 @@ impl World {
             Ev::Forge(n) => self.forge(n),
             Ev::Replay(n) => self.replay(n),
             Ev::Heal => self.heal(),
+            Ev::QuickRestart(n) => self.quick_restart(n),
+            Ev::Reexec(n, r) => self.boot_with(n, Some(r)),
         }
     }
 
@@ -563,7 +573,38 @@ impl World {
         self.pump(n);
     }
 
+    /// The old process raises its dead time and hands over; the exec takes 300 ms during
+    /// which nothing is heard from the node, but its resources stay up.
+    fn quick_restart(&mut self, n: usize) {
+        if self.nodes[n].stalled {
+            return;
+        }
+        let Some(c) = self.nodes[n].cluster.as_mut() else {
+            return;
+        };
+        let r = c.begin_restart();
+        self.pump(n);
+        let Some(r) = r else {
+            let t = self.now + Duration::from_millis(500);
+            self.push(t, Ev::QuickRestart(n));
+            return;
+        };
+        self.log(format!(
+            "{} {} QUICK-RESTART {}",
+            self.now,
+            name(n),
+            r.args().join(" ")
+        ));
+        self.nodes[n].cluster = None;
+        let t = self.now + Duration::from_millis(300);
+        self.push(t, Ev::Reexec(n, r));
+    }
+
     fn boot(&mut self, n: usize) {
+        self.boot_with(n, None);
+    }
+
+    fn boot_with(&mut self, n: usize, restart: Option<Restart>) {
         if self.nodes[n].cluster.is_some() {
             return;
         }
@@ -584,7 +625,7 @@ impl World {
             wall_secs: 1_700_000_000,
             pid: 4000 + u32::try_from(n).unwrap_or(0),
             uuid: [u8::try_from(n).unwrap_or(0).wrapping_add(1); 16],
-            restart: None,
+            restart,
         };
         self.log(format!(
             "{} {} BOOT gen={}",
