@@ -1475,6 +1475,11 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
             && flow == Flow::Continue
             && let Some(r) = cluster.begin_restart()
         {
+            // heartbeat's lines for a restart; the core's `Current resources: …` follows.
+            daemon
+                .router
+                .log(Level::Info, "Heartbeat restart triggered.");
+            daemon.router.log(Level::Info, "Restarting heartbeat.");
             // The status with the raised dead time goes out before we exec.
             if drain(&mut cluster, &mut daemon) == Flow::Exit {
                 flow = Flow::Exit;
@@ -1881,8 +1886,11 @@ fn quick_restart(src: &Sources, daemon: &mut Daemon, r: crate::cluster::Restart)
     let (Ok(path), Ok(argv)) = (CString::new(exe.as_os_str().as_bytes()), argv) else {
         return io::Error::new(io::ErrorKind::InvalidInput, "an argument contains NUL");
     };
+    daemon
+        .router
+        .log(Level::Info, "Performing heartbeat restart exec.");
     daemon.router.log(
-        Level::Info,
+        Level::Debug,
         &format!(
             "heartbeat-rs: re-executing {} {}",
             exe.display(),
