@@ -1038,3 +1038,24 @@ fn a_peer_restarting_without_the_announcement_is_taken_over_as_after_a_crash() {
         "a crashed and restarted node runs nothing: its group is taken over"
     );
 }
+
+#[test]
+fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
+    let mut cfg = cfg();
+    cfg.stonith = true;
+    let r = Restart {
+        held: Some(Hold::ALL),
+        running: Hold::ALL,
+    };
+    let mut c = restarted(cfg, r);
+    let acts = run_to(&mut c, at(25));
+    assert!(c.status().comm_up, "initdead passed");
+    assert!(notices(&acts).contains(&"node node2: is dead".to_string()));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Fence { .. } | Action::Run(_))),
+        "{acts:?}"
+    );
+    assert_eq!(c.status().rsc, Some(Hold::ALL));
+}

@@ -97,8 +97,20 @@ impl Cluster {
                 self.notice(Notice::RestartLocalAlreadyAcquired);
             }
         }
+        // A peer found dead whose groups we already run was dealt with (fenced, taken
+        // over) by the old process: fencing it again, or re-running its takeover, is wrong.
+        let had_foreign = r
+            .held
+            .unwrap_or(Hold::NONE)
+            .union(r.running)
+            .contains(Hold::FOREIGN);
         for i in deaths {
-            self.rm_node_dead(i);
+            if had_foreign {
+                self.rm.other_holds = Hold::NONE;
+                self.rm.other_is_stable = true;
+            } else {
+                self.rm_node_dead(i);
+            }
         }
         true
     }
