@@ -249,13 +249,9 @@ pub fn start(opts: &Options) -> ExitCode {
         manage_resources: !opts.daemon.no_resources,
         paths,
         authkeys: opts.authkeys.clone(),
-        restart: opts.daemon.restarting.then_some(crate::cluster::Restart {
+        restart: opts.daemon.restarting.then(|| crate::cluster::Restart {
             held: opts.daemon.current,
-            running: opts
-                .daemon
-                .running
-                .or(opts.daemon.current)
-                .unwrap_or(crate::cluster::Hold::NONE),
+            running: opts.daemon.running.clone(),
         }),
         reexec: event_loop::Reexec {
             args: reexec_args(opts),

@@ -67,9 +67,9 @@ pub struct DaemonFlags {
     pub restarting: bool,
     /// `-C STATE` (only with `-R`): what the old process held (nice_failback modes).
     pub current: Option<crate::cluster::Hold>,
-    /// `--running STATE` (only with `-R`; ours): the groups the old process ran in legacy
-    /// mode, where heartbeat passes no `-C`.
-    pub running: Option<crate::cluster::Hold>,
+    /// `--running KEY,...` (only with `-R`; ours): the groups (by haresources key) the old
+    /// process ran.
+    pub running: Option<Vec<String>>,
 }
 
 /// Options shared by every mode.
@@ -143,7 +143,15 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             Short('r') => set_mode(Mode::Reload, &mut mode)?,
             Short('R') => daemon.restarting = true,
             Short('C') => daemon.current = Some(hold_arg(parser.value()?)?),
-            Long("running") => daemon.running = Some(hold_arg(parser.value()?)?),
+            Long("running") => {
+                let v = parser.value()?.string()?;
+                daemon.running = Some(
+                    v.split(',')
+                        .filter(|k| !k.is_empty())
+                        .map(String::from)
+                        .collect(),
+                );
+            }
             Short('f') => daemon.foreground = true,
             Short('d') => daemon.debug = daemon.debug.saturating_add(1),
             Short('l') => daemon.no_realtime = true,
@@ -187,7 +195,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
     })
 }
 
-/// A `-C` / `--running` value: `none`, `local`, `foreign` or `all`.
+/// A `-C` value: `none`, `local`, `foreign` or `all`.
 fn hold_arg(v: OsString) -> Result<crate::cluster::Hold, UsageError> {
     v.to_str()
         .and_then(crate::cluster::Hold::parse)
@@ -297,8 +305,13 @@ mod tests {
         assert_eq!(o.mode, Mode::Daemon);
         assert!(o.daemon.restarting);
         assert_eq!(o.daemon.current, Some(crate::cluster::Hold::ALL));
-        let o = parse(&["-R", "--running", "local"]).unwrap();
-        assert_eq!(o.daemon.running, Some(crate::cluster::Hold::LOCAL));
+        let o = parse(&["-R", "--running", "10.0.0.1,IPaddr::10.0.0.2"]).unwrap();
+        assert_eq!(
+            o.daemon.running,
+            Some(vec!["10.0.0.1".to_string(), "IPaddr::10.0.0.2".to_string()])
+        );
+        let o = parse(&["-R", "-C", "none", "--running", ""]).unwrap();
+        assert_eq!(o.daemon.running, Some(vec![]));
         assert!(parse(&["-C", "all"]).is_err(), "-C only valid with -R");
         assert!(
             parse(&["-r", "-R"]).is_err(),

@@ -195,16 +195,28 @@ impl Membership {
 
 impl Cluster {
     pub(super) fn start(&mut self, now: Instant) {
-        self.mem.status = NodeStatus::Up;
-        self.notice(Notice::LocalStatus(NodeStatus::Up));
-        self.mem.nodes[self.mem.me].status = NodeStatus::Up;
+        // Ours: a quick restart's new process runs resources from its first moment, so it
+        // says `active` at once; peers take a node that is only `up` for one that runs
+        // nothing (and may acquire what it holds).
+        let st = if self.boot.restart.is_some() {
+            NodeStatus::Active
+        } else {
+            NodeStatus::Up
+        };
+        self.mem.status = st;
+        self.notice(Notice::LocalStatus(st));
+        self.mem.nodes[self.mem.me].status = st;
         self.mem.next_keepalive = now;
         self.membership_timers();
     }
 
     fn advertised_dt(&self) -> Duration {
         let mut base = self.cfg.timing.deadtime;
-        if self.mem.restart_bump {
+        // A `-R` process keeps the raised value until its comm-up (at most its 5 s start-up
+        // bump), so a peer that missed the old process's announcement still sees a quick
+        // restart; no longer, or a crash soon after would be noticed 30 s late.
+        let starting = self.mem.bump_until.is_some_and(|t| self.now < t) && !self.mem.comm_up;
+        if self.mem.restart_bump || (starting && self.boot.restart.is_some()) {
             base = base + super::RESTART_DT_BUMP;
         }
         match self.mem.bump_until {
@@ -490,9 +502,11 @@ impl Cluster {
         self.mem.comm_up = true;
         self.mem.reqnodes = None;
         self.notice(Notice::CommUp);
+        if self.mem.status != NodeStatus::Active {
+            self.notice(Notice::LocalStatus(NodeStatus::Active));
+        }
         self.mem.status = NodeStatus::Active;
         self.mem.nodes[self.mem.me].status = NodeStatus::Active;
-        self.notice(Notice::LocalStatus(NodeStatus::Active));
         self.send_status();
         self.rm_comm_up();
     }
@@ -588,7 +602,11 @@ impl Cluster {
         // A restart we can vouch for: we knew its previous generation.
         let new_generation = known != 0 && p.generation > known;
         if p.generation > known {
-            self.peer_restarted(i, p.generation, known);
+            let new_dt = match p.msg {
+                Msg::Status { dt_ms, .. } => dt_ms.map(Duration::from_millis),
+                _ => None,
+            };
+            self.peer_restarted(i, p.generation, known, new_dt);
         } else if is_status
             && self.mem.nodes[i].status == NodeStatus::Dead
             && self.mem.nodes[i].last_status_seq != 0
@@ -692,14 +710,17 @@ impl Cluster {
                 .any(|(_, sent)| sent.as_slice() == bytes)
     }
 
-    fn peer_restarted(&mut self, i: usize, generation: u64, known: u64) {
+    /// `new_dt`: the `dt` of the new generation's packet that told us, if a status.
+    fn peer_restarted(&mut self, i: usize, generation: u64, known: u64, new_dt: Option<Duration>) {
         let name = self.mem.nodes[i].name.clone();
         if known != 0 {
             self.notice(Notice::HeartbeatRestart(name));
         }
         let n = &mut self.mem.nodes[i];
-        n.quick_restarted = known != 0
-            && matches!((n.dt, n.dt_floor), (Some(dt), Some(floor)) if dt >= floor + RESTART_ANNOUNCED);
+        // Announced by the old process (its last `dt`) or by the new one (which advertises
+        // the raised `dt` for its first seconds): either may be lost.
+        let raised = |dt: Option<Duration>| matches!((dt, n.dt_floor), (Some(dt), Some(floor)) if dt >= floor + RESTART_ANNOUNCED);
+        n.quick_restarted = known != 0 && (raised(n.dt) || raised(new_dt));
         n.dt_floor = None;
         n.generation = generation;
         n.rx_last = 0;

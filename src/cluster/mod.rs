@@ -56,24 +56,29 @@ pub struct Boot {
 }
 
 /// What a quick restart (behaviour spec §4.12) hands from the old process to the new one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Restart {
     /// `-C STATE`: what the old process held in a nice_failback mode; `None` when it ran
     /// legacy mode (heartbeat passes no `-C` then).
     pub held: Option<Hold>,
-    /// The sets whose groups were running in the old process (ours: in legacy mode `i_hold`
-    /// says nothing, so `--running STATE` tells the new process which groups are up).
-    pub running: Hold,
+    /// `--running KEY,...` (ours): the groups (by `haresources` key) that were running in
+    /// the old process. `-C` names sets, and a held set may have a group that failed to
+    /// start; legacy mode has no `-C` at all. `None` (not given): the groups of `held`.
+    pub running: Option<Vec<String>>,
 }
 
 impl Restart {
-    /// The arguments the old process re-executes itself with: `-R`, plus `-C STATE` in
-    /// nice_failback modes (heartbeat's) or `--running STATE` in legacy mode (ours).
+    /// The arguments the old process re-executes itself with: `-R`, `-C STATE` in
+    /// nice_failback modes (heartbeat's), and `--running KEY,...` (ours).
     pub fn args(&self) -> Vec<String> {
-        match self.held {
-            Some(h) => vec!["-R".into(), "-C".into(), h.to_string()],
-            None => vec!["-R".into(), "--running".into(), self.running.to_string()],
+        let mut a = vec!["-R".to_string()];
+        if let Some(h) = self.held {
+            a.extend(["-C".to_string(), h.to_string()]);
         }
+        if let Some(keys) = &self.running {
+            a.extend(["--running".to_string(), keys.join(",")]);
+        }
+        a
     }
 }
 
@@ -225,8 +230,8 @@ impl Cluster {
             actions: VecDeque::new(),
         };
         c.notice(Notice::Generation(c.boot.generation));
-        if let Some(r) = c.boot.restart {
-            c.restart_boot(r);
+        if let Some(r) = c.boot.restart.clone() {
+            c.restart_boot(&r);
         }
         c.start(now);
         c.drain_loopback();

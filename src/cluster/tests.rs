@@ -800,10 +800,10 @@ fn a_quick_restart_raises_the_dead_time_first_and_hands_over_the_holdings() {
         r,
         Restart {
             held: Some(Hold::LOCAL),
-            running: Hold::LOCAL
+            running: run1(),
         }
     );
-    assert_eq!(r.args(), ["-R", "-C", "local"]);
+    assert_eq!(r.args(), ["-R", "-C", "local", "--running", "10.0.0.1"]);
     let acts = drain(&mut c);
     let dts: Vec<u64> = sent(&acts).iter().filter_map(status_dt).collect();
     assert_eq!(dts, [40_000], "deadtime 10 s + 30 s, sent at once");
@@ -832,7 +832,12 @@ fn a_legacy_node_hands_over_its_running_groups_without_c() {
     assert_eq!(c.status().groups, vec![GroupState::Running]);
     let r = c.begin_restart().expect("settled");
     assert_eq!(r.held, None);
-    assert_eq!(r.args(), ["-R", "--running", "local"]);
+    assert_eq!(r.args(), ["-R", "--running", "10.0.0.1"]);
+}
+
+/// `--running` naming node1's group.
+fn run1() -> Option<Vec<String>> {
+    Some(vec!["10.0.0.1".to_string()])
 }
 
 fn restarted(cfg: ClusterConfig, r: Restart) -> Cluster {
@@ -861,7 +866,7 @@ fn peer_comes_up(c: &mut Cluster) -> Vec<Action> {
 fn a_restarted_node_keeps_its_groups_runs_no_script_and_reports_stable() {
     let held = Restart {
         held: Some(Hold::LOCAL),
-        running: Hold::LOCAL,
+        running: run1(),
     };
     let mut c = restarted(cfg(), held);
     assert_eq!(c.status().groups, vec![GroupState::Running]);
@@ -894,7 +899,7 @@ fn a_restarted_node_keeps_its_groups_runs_no_script_and_reports_stable() {
 fn a_restart_from_legacy_to_nice_failback_assumes_local() {
     let r = Restart {
         held: None,
-        running: Hold::LOCAL,
+        running: run1(),
     };
     let mut c = restarted(cfg(), r);
     let acts = peer_comes_up(&mut c);
@@ -910,37 +915,43 @@ fn a_restart_from_nice_failback_to_legacy_acquires_local_without_rerunning_them(
     cfg.auto_failback = AutoFailback::Legacy;
     let r = Restart {
         held: Some(Hold::LOCAL),
-        running: Hold::LOCAL,
+        running: run1(),
     };
     let mut c = restarted(cfg.clone(), r);
     let acts = peer_comes_up(&mut c);
     assert!(notices(&acts).contains(&"restart: acquiring local resources.".to_string()));
     assert_eq!(jobs(&acts), 0, "a running group is not started again");
-    assert!(
-        !sent(&acts)
-            .iter()
-            .any(|p| matches!(p.msg, Msg::IpRequest { .. }))
-    );
     let r = Restart {
         held: Some(Hold::NONE),
-        running: Hold::NONE,
+        running: Some(vec![]),
     };
     let mut c = restarted(cfg.clone(), r);
     let acts = peer_comes_up(&mut c);
     assert!(notices(&acts).contains(&"restart:  local resources already acquired.".to_string()));
-    // Legacy to legacy: no ip-request, no script (heartbeat skips req_our_resources).
+    // Legacy to legacy: no script (heartbeat skips req_our_resources). Ours: with the
+    // peer active, our group is asked for (it answers at once if it does not run it too).
     let r = Restart {
         held: None,
-        running: Hold::LOCAL,
+        running: run1(),
     };
     let mut c = restarted(cfg, r);
     let acts = peer_comes_up(&mut c);
     assert_eq!(jobs(&acts), 0);
-    assert!(
-        !sent(&acts)
-            .iter()
-            .any(|p| matches!(p.msg, Msg::IpRequest { .. }))
+    assert!(sent(&acts).iter().any(|p| p.msg
+        == Msg::IpRequest {
+            key: "10.0.0.1".into()
+        }));
+    let acts = from2(
+        &mut c,
+        at(2),
+        3,
+        Some("node1"),
+        Msg::IpRequestResp {
+            key: "10.0.0.1".into(),
+            weown: false,
+        },
     );
+    assert_eq!(jobs(&acts), 0, "taking a running group runs nothing");
     assert_eq!(c.status().groups, vec![GroupState::Running]);
 }
 
@@ -1045,7 +1056,7 @@ fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
     cfg.stonith = true;
     let r = Restart {
         held: Some(Hold::ALL),
-        running: Hold::ALL,
+        running: run1(),
     };
     let mut c = restarted(cfg, r);
     let acts = run_to(&mut c, at(25));
@@ -1058,4 +1069,19 @@ fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
         "{acts:?}"
     );
     assert_eq!(c.status().rsc, Some(Hold::ALL));
+}
+
+#[test]
+fn a_held_group_that_is_not_running_is_started_again_after_a_restart() {
+    // -C local, but node1's group had failed to start: it is not left down while claimed.
+    let r = Restart {
+        held: Some(Hold::LOCAL),
+        running: Some(vec![]),
+    };
+    let mut c = restarted(cfg(), r);
+    assert_eq!(c.status().groups, vec![GroupState::Stopped]);
+    let acts = peer_comes_up(&mut c);
+    assert!(jobs(&acts) > 0, "the group is started");
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
 }

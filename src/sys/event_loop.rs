@@ -1303,7 +1303,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         wall_secs: wall,
         pid,
         uuid: uuid.0,
-        restart: opts.restart,
+        restart: opts.restart.clone(),
     };
     let authkeys = opts
         .authkeys

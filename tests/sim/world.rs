@@ -211,6 +211,10 @@ pub struct SimNode {
     pub resumed_at: Option<Instant>,
     pub crashed_at: Option<Instant>,
     pub clean_exit: bool,
+    /// A quick restart's exec is under way (between the old process and the new one).
+    pub reexec: bool,
+    /// The incarnation is a quick restart's new process.
+    pub restarted: bool,
     /// Recently accepted datagrams, for replay attacks.
     seen: VecDeque<(usize, Vec<u8>)>,
 }
@@ -282,6 +286,8 @@ impl World {
                 resumed_at: None,
                 crashed_at: None,
                 clean_exit: false,
+                reexec: false,
+                restarted: false,
                 seen: VecDeque::new(),
             })
             .collect();
@@ -551,7 +557,11 @@ impl World {
             Ev::Replay(n) => self.replay(n),
             Ev::Heal => self.heal(),
             Ev::QuickRestart(n) => self.quick_restart(n),
-            Ev::Reexec(n, r) => self.boot_with(n, Some(r)),
+            Ev::Reexec(n, r) => {
+                if std::mem::take(&mut self.nodes[n].reexec) {
+                    self.boot_with(n, Some(r));
+                }
+            }
         }
     }
 
@@ -596,6 +606,7 @@ impl World {
             r.args().join(" ")
         ));
         self.nodes[n].cluster = None;
+        self.nodes[n].reexec = true;
         let t = self.now + Duration::from_millis(300);
         self.push(t, Ev::Reexec(n, r));
     }
@@ -605,9 +616,10 @@ impl World {
     }
 
     fn boot_with(&mut self, n: usize, restart: Option<Restart>) {
-        if self.nodes[n].cluster.is_some() {
+        if self.nodes[n].cluster.is_some() || (restart.is_none() && self.nodes[n].reexec) {
             return;
         }
+        self.nodes[n].restarted = restart.is_some();
         let node = &mut self.nodes[n];
         node.inc += 1;
         node.generation += 1;
@@ -646,6 +658,13 @@ impl World {
     /// The machine goes down: the heartbeat process and every resource on it.
     fn crash(&mut self, n: usize, clean: bool) {
         if self.nodes[n].cluster.is_none() {
+            // Between a quick restart's old and new process: the machine goes down all
+            // the same (its resources with it), and the new process never starts.
+            if !clean && std::mem::take(&mut self.nodes[n].reexec) {
+                self.log(format!("{} {} CRASH (during the exec)", self.now, name(n)));
+                self.nodes[n].up.clear();
+                self.nodes[n].crashed_at = Some(self.now);
+            }
             return;
         }
         self.log(format!(
@@ -665,10 +684,12 @@ impl World {
             // T1: dead time as advertised (+2 s during its first 5 s) + the keepalive the
             // crash may have cut short + the last heartbeat's delivery delay.
             let booted = node.booted_at;
-            let bump = if self.now.saturating_since(booted) < Duration::from_secs(5) {
-                Duration::from_secs(2)
-            } else {
-                Duration::ZERO
+            // A quick restart's new process advertises +30 s during those 5 s.
+            let early = self.now.saturating_since(booted) < Duration::from_secs(5);
+            let bump = match (early, node.restarted) {
+                (true, true) => Duration::from_secs(32),
+                (true, false) => Duration::from_secs(2),
+                _ => Duration::ZERO,
             };
             let bound = DEADTIME + bump + KEEPALIVE + MAX_LATENCY;
             for o in 0..self.nodes.len() {

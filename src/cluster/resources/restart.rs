@@ -4,7 +4,7 @@
 //! how the new one starts with it, and how a peer tells such a restart from a crash.
 
 use super::{RState, Standby};
-use crate::cluster::groups::GroupState;
+use crate::cluster::groups::{ActKind, GroupOp, GroupState};
 use crate::cluster::msg::{Hold, Msg};
 use crate::cluster::notice::Notice;
 use crate::cluster::{Cluster, Restart};
@@ -28,26 +28,40 @@ impl Cluster {
         if !settled {
             return None;
         }
-        let mut running = Hold::NONE;
-        for (g, st) in rm.groups.states.iter().enumerate() {
-            if *st == GroupState::Running {
-                running = running.union(if self.cfg.groups[g].node == self.me {
-                    Hold::LOCAL
-                } else {
-                    Hold::FOREIGN
-                });
-            }
-        }
+        let running = (0..self.cfg.groups.len())
+            .filter(|&g| rm.groups.states[g] == GroupState::Running)
+            .map(|g| self.cfg.groups[g].key().to_string())
+            .collect();
         Some(Restart {
             held: rm.nice.then(|| self.advertised()),
-            running,
+            running: Some(running),
+        })
+    }
+
+    /// The groups a `-R` process starts with as running.
+    fn restart_running(&self, r: &Restart) -> Vec<usize> {
+        match &r.running {
+            Some(keys) => (0..self.cfg.groups.len())
+                .filter(|&g| keys.iter().any(|k| k == self.cfg.groups[g].key()))
+                .collect(),
+            None => self.groups_of(r.held.unwrap_or(Hold::NONE)),
+        }
+    }
+
+    /// The sets (`local`/`foreign`) with a group among `groups`.
+    fn sets_of(&self, groups: &[usize]) -> Hold {
+        groups.iter().fold(Hold::NONE, |h, &g| {
+            h.union(if self.cfg.groups[g].node == self.me {
+                Hold::LOCAL
+            } else {
+                Hold::FOREIGN
+            })
         })
     }
 
     /// A `-R` process: the groups the old one ran are running (nothing is re-run).
-    pub(in crate::cluster) fn restart_boot(&mut self, r: Restart) {
-        let running = r.held.unwrap_or(Hold::NONE).union(r.running);
-        for g in self.groups_of(running) {
+    pub(in crate::cluster) fn restart_boot(&mut self, r: &Restart) {
+        for g in self.restart_running(r) {
             self.rm.groups.states[g] = GroupState::Running;
         }
     }
@@ -56,7 +70,7 @@ impl Cluster {
     /// `STABLE` with the handed-over holdings; a mode change is handled as heartbeat does.
     /// Returns false for an ordinary start.
     pub(in crate::cluster) fn restart_comm_up(&mut self) -> bool {
-        let Some(r) = self.boot.restart else {
+        let Some(r) = self.boot.restart.clone() else {
             return false;
         };
         // Nothing to announce: the acquisition happened in the old process.
@@ -65,36 +79,54 @@ impl Cluster {
         self.rm.initial_logged = true;
         let deaths = std::mem::take(&mut self.rm.pending_deaths);
         let alone = !self.peer_is_alive();
+        let running = self.restart_running(&r);
+        let running_sets = self.sets_of(&running);
         if self.rm.nice {
             let held = match r.held {
                 Some(h) => h,
                 None => {
                     self.notice(Notice::RestartAssumingLocal);
-                    Hold::LOCAL.union(r.running)
+                    Hold::LOCAL.union(running_sets)
                 }
             };
             self.rm.i_hold = held;
+            // Ours: the peer's groups held here go home when it is back (auto_failback
+            // on), as they would have from the old process.
+            self.rm.needs_failback = held.contains(Hold::FOREIGN);
             self.rm.rstate = RState::Stable;
             self.rm.other_is_stable = alone;
             if !alone {
                 // Ask the peer for its holdings (it answers `resource`), then tell it ours
-                // and that we are stable, which settles it again at once.
+                // and whether we are stable, which settles it again at once.
                 self.send_msg(None, Msg::Starting);
             }
-            self.send_resource(true, None);
-            let missing = self
-                .groups_of(Hold::LOCAL)
+            // Ours: a held group that is not running (its start had failed, or it is new
+            // in haresources) is started again rather than left down while claimed; a
+            // failure takes the usual way (hand-over to the peer).
+            let missing: Vec<(usize, GroupOp)> = self
+                .groups_of(held)
                 .into_iter()
-                .any(|g| self.rm.groups.states[g] != GroupState::Running);
-            if r.held.is_none() && missing {
-                self.req_our(true);
+                .filter(|g| !running.contains(g))
+                .map(|g| (g, GroupOp::Take))
+                .collect();
+            if !missing.is_empty() {
+                self.enqueue(ActKind::Retake, missing);
             }
-        } else if let Some(h) = r.held {
-            if h.contains(Hold::LOCAL) {
-                self.notice(Notice::RestartAcquiringLocal);
-                self.req_our(false);
-            } else {
-                self.notice(Notice::RestartLocalAlreadyAcquired);
+            let st = self.own_stable();
+            self.send_resource(st, None);
+        } else {
+            if let Some(h) = r.held {
+                if h.contains(Hold::LOCAL) {
+                    self.notice(Notice::RestartAcquiringLocal);
+                    self.req_our(false);
+                } else {
+                    self.notice(Notice::RestartLocalAlreadyAcquired);
+                }
+            }
+            if !alone {
+                self.legacy_restart_with_peer();
+            } else if deaths.is_empty() && !self.isolation_holds_takeover() {
+                self.req_our(true);
             }
         }
         // A peer found dead whose groups we already run was dealt with (fenced, taken
@@ -102,7 +134,7 @@ impl Cluster {
         let had_foreign = r
             .held
             .unwrap_or(Hold::NONE)
-            .union(r.running)
+            .union(running_sets)
             .contains(Hold::FOREIGN);
         for i in deaths {
             if had_foreign {
@@ -113,6 +145,40 @@ impl Cluster {
             }
         }
         true
+    }
+
+    /// Legacy, a `-R` process meeting an active peer (ours): the peer may have taken our
+    /// groups, and we its, while the old process could not hear it, and neither side
+    /// would ever ask (the peer sees a restart, we skip the initial acquisition). Legacy's
+    /// rule settles it as after a partition: the home node wins. Peer-homed groups
+    /// running here are released, and ours asked for with `ip-request` (the peer answers
+    /// at once if it does not run them; ours keep running meanwhile).
+    fn legacy_restart_with_peer(&mut self) {
+        let Some(peer) = self.peer() else {
+            return;
+        };
+        if self.mem.nodes[peer].status != crate::cluster::NodeStatus::Active {
+            // A peer that has not reached comm-up runs nothing: our groups not running
+            // here (released while isolated, or a failed start) are taken as at a start.
+            if !self.isolation_holds_takeover() {
+                self.req_our(true);
+            }
+            return;
+        }
+        let name = self.mem.nodes[peer].name.clone();
+        let give: Vec<(usize, GroupOp)> = self
+            .home_groups(&name)
+            .into_iter()
+            .filter(|&g| self.rm.groups.states[g].is_active())
+            .map(|g| (g, GroupOp::Give))
+            .collect();
+        if !give.is_empty() {
+            self.notice(Notice::SplitBrainRelease(Hold::FOREIGN, name));
+            self.enqueue(ActKind::Heal, give);
+        }
+        for g in self.local_groups() {
+            self.ip_request(g);
+        }
     }
 
     /// A peer's new generation after it announced a quick restart (its `dt` rose by 30 s):
