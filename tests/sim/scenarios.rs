@@ -641,7 +641,7 @@ fn s4_12_quick_restart_keeps_the_group_and_the_peer_takes_nothing() {
             // Every 50 ms: each group up exactly once, where it was, the whole time.
             let mut t = s(40);
             while t < s(90) {
-                t = t + Duration::from_millis(50);
+                t += Duration::from_millis(50);
                 w.run_until(t);
                 assert_eq!(
                     holder(&w, 0),
