@@ -682,22 +682,50 @@ fn sighup_rereads_a_changed_authkeys_for_sending_and_verifying() {
         n.log().contains("node n2: is dead")
     });
 
-    // A changed ha.cf is checked and what a restart would change is named.
+    // A changed, valid ha.cf: quick restart (§4.12). Same pid, the group stays up and no
+    // script runs, and the new process has the new setting.
     let ha_cf = n1.dir.join("etc/ha.cf");
     let text = std::fs::read_to_string(&ha_cf).unwrap();
+    let mark = n1.log().len();
+    let since = |n: &Node| n.log().get(mark..).unwrap_or_default().to_string();
     std::fs::write(&ha_cf, format!("{text}keepalive 300ms\n")).unwrap();
     n1.hup();
-    n1.wait_for("the ha.cf changes named", 10, |n| {
-        n.log().contains(
-            "ha.cf changed (keepalive 200ms -> 300ms); heartbeat-rs has no in-place restart",
-        )
+    n1.wait_for("the new process up", 20, |n| {
+        let l = since(n);
+        l.contains("ha.cf changed (keepalive 200ms -> 300ms): quick restart keeping resources")
+            // n2 is dead for n1 (other keys): n1 holds everything.
+            && l.contains("info: Current resources: -R -C all")
+            && l.contains("info: Performing heartbeat restart exec.")
+            && l.contains("Heartbeat generation:")
+            && n.cl_status(&["hbparameter", "-p", "keepalive"]).1 == "300ms\n"
     });
+    assert!(
+        n1.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "the same process (pid) runs on"
+    );
+    assert!(n1.holds_service(), "the group stays up");
+    let l = since(&n1);
+    assert!(!l.contains("TestSvc a "), "no resource script ran:\n{l}");
+    assert!(
+        !l.contains("Resources being acquired from n2"),
+        "the old process took n2's over already:\n{l}"
+    );
+
+    // An invalid one is refused with the precise error; the running configuration stays.
+    let mark = n1.log().len();
     std::fs::write(&ha_cf, format!("{text}bogus_directive 1\n")).unwrap();
     n1.hup();
     n1.wait_for("the errors reported", 10, |n| {
-        n.log()
-            .contains("the changed configuration has errors; the running one stays")
+        let l = n.log().get(mark..).unwrap_or_default().to_string();
+        l.contains("bogus_directive")
+            && l.contains("info: Config errors: Heartbeat NOT restarted")
+            && l.contains("the changed configuration has errors; the running one stays")
     });
+    assert!(!n1.log()[mark..].contains("Performing heartbeat restart exec."));
+    assert_eq!(
+        n1.cl_status(&["hbparameter", "-p", "keepalive"]).1,
+        "300ms\n"
+    );
     n1.stop_with_k();
     n2.stop_with_k();
 }

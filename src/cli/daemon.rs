@@ -147,6 +147,42 @@ pub fn reload(opts: &Options) -> ExitCode {
     }
 }
 
+/// The command line a quick restart re-executes with (before `-R [-C STATE]`): the same
+/// files and flags as this process, without its mode (`-r`) or its own `-R` state.
+pub fn reexec_args(opts: &Options) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = Vec::new();
+    let f = &opts.daemon;
+    let mut flag = |on: bool, s: &str| {
+        if on {
+            a.push(s.into());
+        }
+    };
+    flag(f.foreground, "-f");
+    flag(f.no_realtime, "-l");
+    flag(f.no_resources, "-M");
+    flag(opts.no_host_checks, "--no-host-checks");
+    for _ in 0..f.debug {
+        a.push("-d".into());
+    }
+    let mut pair = |k: &str, v: Option<&std::path::Path>| {
+        if let Some(v) = v {
+            a.push(k.into());
+            a.push(v.as_os_str().to_owned());
+        }
+    };
+    pair("--config-dir", Some(&opts.config_dir));
+    pair("--authkeys", opts.authkeys.as_deref());
+    pair("--pidfile", f.pidfile.as_deref());
+    pair("--state-dir", f.state_dir.as_deref());
+    pair("--run-dir", f.run_dir.as_deref());
+    pair("--lock-dir", f.lock_dir.as_deref());
+    if let Some(n) = &opts.node {
+        a.push("--node".into());
+        a.push(n.into());
+    }
+    a
+}
+
 /// Starts the daemon: validate, refuse if one runs, daemonise unless `-f`, lock the pid
 /// file, run the event loop.
 pub fn start(opts: &Options) -> ExitCode {
@@ -170,14 +206,24 @@ pub fn start(opts: &Options) -> ExitCode {
     for (level, text) in crate::sys::log::startup_notices(&cfg.logging) {
         router.log(level, text);
     }
-    if let Ok(Status::Running(pid)) = pidfile::status(&paths.pidfile) {
+    if opts.daemon.restarting {
+        // `-R`: we are the re-exec of the running daemon, so the pid file names us.
+        if let Err(e) = pidfile::check_reexec(&paths.pidfile, std::process::id() as i32) {
+            router.log(Level::Error, &e.to_string());
+            return ExitCode::from(match e {
+                pidfile::PidfileError::Refused(r) => r.exit_code(),
+                _ => 1,
+            });
+        }
+    } else if let Ok(Status::Running(pid)) = pidfile::status(&paths.pidfile) {
         router.log(
             Level::Info,
             &format!("heartbeat: already running [pid {pid}]."),
         );
         return ExitCode::SUCCESS;
     }
-    if !opts.daemon.foreground {
+    // A re-exec is already the daemon (same pid, session, descriptors).
+    if !opts.daemon.foreground && !opts.daemon.restarting {
         let workdir = paths.state_dir.join("cores").join("root");
         match crate::sys::daemon::daemonize(&workdir) {
             Ok(crate::sys::daemon::Forked::Parent { .. }) => return ExitCode::SUCCESS,
@@ -203,6 +249,17 @@ pub fn start(opts: &Options) -> ExitCode {
         manage_resources: !opts.daemon.no_resources,
         paths,
         authkeys: opts.authkeys.clone(),
+        restart: opts.daemon.restarting.then(|| crate::cluster::Restart {
+            held: opts.daemon.current,
+            running: opts.daemon.running.clone(),
+        }),
+        reexec: event_loop::Reexec {
+            args: reexec_args(opts),
+            check: CheckOptions {
+                node: opts.node.clone(),
+                skip_host_checks: opts.no_host_checks,
+            },
+        },
     };
     match event_loop::run(cfg, &run, router, pid) {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,6 +63,13 @@ pub struct DaemonFlags {
     pub run_dir: Option<PathBuf>,
     /// `--lock-dir DIR` (default `/var/lock`): UUCP locks of serial media.
     pub lock_dir: Option<PathBuf>,
+    /// `-R`: this process is the re-exec of the running daemon (quick restart, §4.12).
+    pub restarting: bool,
+    /// `-C STATE` (only with `-R`): what the old process held (nice_failback modes).
+    pub current: Option<crate::cluster::Hold>,
+    /// `--running KEY,...` (only with `-R`; ours): the groups (by haresources key) the old
+    /// process ran.
+    pub running: Option<Vec<String>>,
 }
 
 /// Options shared by every mode.
@@ -134,6 +141,17 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             Short('s') => set_mode(Mode::Status, &mut mode)?,
             Short('k') => set_mode(Mode::Stop, &mut mode)?,
             Short('r') => set_mode(Mode::Reload, &mut mode)?,
+            Short('R') => daemon.restarting = true,
+            Short('C') => daemon.current = Some(hold_arg(parser.value()?)?),
+            Long("running") => {
+                let v = parser.value()?.string()?;
+                daemon.running = Some(
+                    v.split(',')
+                        .filter(|k| !k.is_empty())
+                        .map(String::from)
+                        .collect(),
+                );
+            }
             Short('f') => daemon.foreground = true,
             Short('d') => daemon.debug = daemon.debug.saturating_add(1),
             Short('l') => daemon.no_realtime = true,
@@ -151,6 +169,15 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
             _ => return Err(arg.unexpected().into()),
         }
     }
+    // heartbeat: "-C only valid with -R", "-r is mutually exclusive with -R".
+    if (daemon.current.is_some() || daemon.running.is_some()) && !daemon.restarting {
+        return Err(UsageError("-C only valid with -R".into()));
+    }
+    if daemon.restarting && mode.is_some() {
+        return Err(UsageError(
+            "-R runs the daemon; no other mode may be given".into(),
+        ));
+    }
     let mode = match mode {
         Some(Mode::DecodePacket { .. }) => Mode::DecodePacket {
             input: decode_input.filter(|p| p.as_os_str() != "-"),
@@ -166,6 +193,13 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, U
         no_host_checks,
         daemon,
     })
+}
+
+/// A `-C` value: `none`, `local`, `foreign` or `all`.
+fn hold_arg(v: OsString) -> Result<crate::cluster::Hold, UsageError> {
+    v.to_str()
+        .and_then(crate::cluster::Hold::parse)
+        .ok_or_else(|| UsageError(format!("bad resource state {v:?}")))
 }
 
 /// Entry point of the `heartbeat` binary: parses `args` (program name first) and runs.
@@ -267,6 +301,23 @@ mod tests {
         assert_eq!(parse(&["-s"]).unwrap().mode, Mode::Status);
         assert_eq!(parse(&["-k"]).unwrap().mode, Mode::Stop);
         assert_eq!(parse(&["-r"]).unwrap().mode, Mode::Reload);
+        let o = parse(&["-R", "-C", "all"]).unwrap();
+        assert_eq!(o.mode, Mode::Daemon);
+        assert!(o.daemon.restarting);
+        assert_eq!(o.daemon.current, Some(crate::cluster::Hold::ALL));
+        let o = parse(&["-R", "--running", "10.0.0.1,IPaddr::10.0.0.2"]).unwrap();
+        assert_eq!(
+            o.daemon.running,
+            Some(vec!["10.0.0.1".to_string(), "IPaddr::10.0.0.2".to_string()])
+        );
+        let o = parse(&["-R", "-C", "none", "--running", ""]).unwrap();
+        assert_eq!(o.daemon.running, Some(vec![]));
+        assert!(parse(&["-C", "all"]).is_err(), "-C only valid with -R");
+        assert!(
+            parse(&["-r", "-R"]).is_err(),
+            "-r is mutually exclusive with -R"
+        );
+        assert!(parse(&["-R", "-C", "most"]).is_err());
         let o = parse(&["-k", "--pidfile", "/tmp/p", "--state-dir", "/tmp/s"]).unwrap();
         assert_eq!(o.daemon.pidfile, Some(PathBuf::from("/tmp/p")));
         assert_eq!(o.daemon.state_dir, Some(PathBuf::from("/tmp/s")));

@@ -29,6 +29,9 @@ const DT_BUMP: Duration = Duration::from_secs(2);
 const AUTH_LOG_EVERY: Duration = Duration::from_secs(10);
 /// At most this many packets answered per NS_rexmit.
 const MAX_REXMIT_BATCH: u64 = 50;
+/// A peer's `dt` this far above its lowest one announces a quick restart (the bump is
+/// 30 s; the margin covers a lowest value seen only during its +2 s start-up bump).
+const RESTART_ANNOUNCED: Duration = Duration::from_secs(25);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkState {
@@ -64,6 +67,11 @@ pub(super) struct Node {
     pub last_status: Option<Instant>,
     pub last_status_seq: u64,
     pub dt: Option<Duration>,
+    /// The lowest `dt` this incarnation advertised: a jump of [`RESTART_ANNOUNCED`] above
+    /// it announces a quick restart (heartbeat raises `dt` by 30 s before re-executing).
+    pub dt_floor: Option<Duration>,
+    /// Its previous incarnation announced a quick restart: it kept its resources.
+    pub quick_restarted: bool,
     pub rx_last: u64,
     /// The medium that first delivered `rx_last`: its copy on another medium is the
     /// cross-medium duplicate that proves that medium works (wire spec §6 step 7).
@@ -97,6 +105,8 @@ pub(super) struct Membership {
     /// When an authentication failure was last logged (at most one line per
     /// [`AUTH_LOG_EVERY`]; heartbeat logs every packet, several a second).
     pub auth_logged: Option<Instant>,
+    /// A quick restart is under way: the advertised dead time is raised by 30 s.
+    pub restart_bump: bool,
 }
 
 impl Membership {
@@ -127,6 +137,8 @@ impl Membership {
                 last_status: None,
                 last_status_seq: 0,
                 dt: None,
+                dt_floor: None,
+                quick_restarted: false,
                 rx_last: 0,
                 rx_last_from: None,
                 missing: BTreeMap::new(),
@@ -148,6 +160,8 @@ impl Membership {
                 last_status: None,
                 last_status_seq: 0,
                 dt: None,
+                dt_floor: None,
+                quick_restarted: false,
                 rx_last: 0,
                 rx_last_from: None,
                 missing: BTreeMap::new(),
@@ -175,6 +189,7 @@ impl Membership {
             all_accounted: false,
             wait_from: now,
             auth_logged: None,
+            restart_bump: false,
         }
     }
 
@@ -185,15 +200,30 @@ impl Membership {
 
 impl Cluster {
     pub(super) fn start(&mut self, now: Instant) {
-        self.mem.status = NodeStatus::Up;
-        self.notice(Notice::LocalStatus(NodeStatus::Up));
-        self.mem.nodes[self.mem.me].status = NodeStatus::Up;
+        // Ours: a quick restart's new process runs resources from its first moment, so it
+        // says `active` at once; peers take a node that is only `up` for one that runs
+        // nothing (and may acquire what it holds).
+        let st = if self.boot.restart.is_some() {
+            NodeStatus::Active
+        } else {
+            NodeStatus::Up
+        };
+        self.mem.status = st;
+        self.notice(Notice::LocalStatus(st));
+        self.mem.nodes[self.mem.me].status = st;
         self.mem.next_keepalive = now;
         self.membership_timers();
     }
 
     fn advertised_dt(&self) -> Duration {
-        let base = self.cfg.timing.deadtime;
+        let mut base = self.cfg.timing.deadtime;
+        // A `-R` process keeps the raised value until its comm-up (at most its 5 s start-up
+        // bump), so a peer that missed the old process's announcement still sees a quick
+        // restart; no longer, or a crash soon after would be noticed 30 s late.
+        let starting = self.mem.bump_until.is_some_and(|t| self.now < t) && !self.mem.comm_up;
+        if self.mem.restart_bump || (starting && self.boot.restart.is_some()) {
+            base = base + super::RESTART_DT_BUMP;
+        }
         match self.mem.bump_until {
             Some(t) if self.now < t => base + DT_BUMP,
             _ => base,
@@ -488,9 +518,11 @@ impl Cluster {
         self.mem.comm_up = true;
         self.mem.reqnodes = None;
         self.notice(Notice::CommUp);
+        if self.mem.status != NodeStatus::Active {
+            self.notice(Notice::LocalStatus(NodeStatus::Active));
+        }
         self.mem.status = NodeStatus::Active;
         self.mem.nodes[self.mem.me].status = NodeStatus::Active;
-        self.notice(Notice::LocalStatus(NodeStatus::Active));
         self.send_status();
         self.rm_comm_up();
     }
@@ -587,7 +619,11 @@ impl Cluster {
         // A restart we can vouch for: we knew its previous generation.
         let new_generation = known != 0 && p.generation > known;
         if p.generation > known {
-            self.peer_restarted(i, p.generation, known);
+            let new_dt = match p.msg {
+                Msg::Status { dt_ms, .. } => dt_ms.map(Duration::from_millis),
+                _ => None,
+            };
+            self.peer_restarted(i, p.generation, known, new_dt);
         } else if is_status
             && self.mem.nodes[i].status == NodeStatus::Dead
             && self.mem.nodes[i].last_status_seq != 0
@@ -710,12 +746,18 @@ impl Cluster {
         }
     }
 
-    fn peer_restarted(&mut self, i: usize, generation: u64, known: u64) {
+    /// `new_dt`: the `dt` of the new generation's packet that told us, if a status.
+    fn peer_restarted(&mut self, i: usize, generation: u64, known: u64, new_dt: Option<Duration>) {
         let name = self.mem.nodes[i].name.clone();
         if known != 0 {
             self.notice(Notice::HeartbeatRestart(name));
         }
         let n = &mut self.mem.nodes[i];
+        // Announced by the old process (its last `dt`) or by the new one (which advertises
+        // the raised `dt` for its first seconds): either may be lost.
+        let raised = |dt: Option<Duration>| matches!((dt, n.dt_floor), (Some(dt), Some(floor)) if dt >= floor + RESTART_ANNOUNCED);
+        n.quick_restarted = known != 0 && (raised(n.dt) || raised(new_dt));
+        n.dt_floor = None;
         n.generation = generation;
         n.rx_last = 0;
         n.rx_last_from = None;
@@ -773,6 +815,9 @@ impl Cluster {
         node.last_status_seq = seq;
         node.protocol = *protocol;
         node.dt = dt_ms.map(Duration::from_millis);
+        if let Some(dt) = node.dt {
+            node.dt_floor = Some(node.dt_floor.map_or(dt, |f| f.min(dt)));
+        }
         let prev = node.last_status.replace(now);
         let was = node.status;
         let name = node.name.clone();

@@ -54,6 +54,35 @@ pub struct Boot {
     pub pid: u32,
     /// Our node UUID (`hb_uuid`), sent as `srcuuid`.
     pub uuid: [u8; 16],
+    /// `heartbeat -R`: this process is the re-exec of a running daemon (quick restart).
+    pub restart: Option<Restart>,
+}
+
+/// What a quick restart (behaviour spec §4.12) hands from the old process to the new one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restart {
+    /// `-C STATE`: what the old process held in a nice_failback mode; `None` when it ran
+    /// legacy mode (heartbeat passes no `-C` then).
+    pub held: Option<Hold>,
+    /// `--running KEY,...` (ours): the groups (by `haresources` key) that were running in
+    /// the old process. `-C` names sets, and a held set may have a group that failed to
+    /// start; legacy mode has no `-C` at all. `None` (not given): the groups of `held`.
+    pub running: Option<Vec<String>>,
+}
+
+impl Restart {
+    /// The arguments the old process re-executes itself with: `-R`, `-C STATE` in
+    /// nice_failback modes (heartbeat's), and `--running KEY,...` (ours).
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec!["-R".to_string()];
+        if let Some(h) = self.held {
+            a.extend(["-C".to_string(), h.to_string()]);
+        }
+        if let Some(keys) = &self.running {
+            a.extend(["--running".to_string(), keys.join(",")]);
+        }
+        a
+    }
 }
 
 /// Administrative requests (hb_standby, hb_takeover, SIGTERM).
@@ -154,6 +183,9 @@ pub struct NodeView {
 
 pub use membership::LinkState;
 
+/// How much a quick restart raises the advertised dead time (§4.15).
+pub const RESTART_DT_BUMP: crate::time::Duration = crate::time::Duration::from_secs(30);
+
 /// Errors building a [`Cluster`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterError {
@@ -210,6 +242,9 @@ impl Cluster {
             rcd: rcd::RcD::default(),
         };
         c.notice(Notice::Generation(c.boot.generation));
+        if let Some(r) = c.boot.restart.clone() {
+            c.restart_boot(&r);
+        }
         c.start(now);
         c.drain_loopback();
         Ok(c)
@@ -285,6 +320,26 @@ impl Cluster {
 
     pub fn config(&self) -> &ClusterConfig {
         &self.cfg
+    }
+
+    /// Quick restart (§4.12), step one: if no resource operation runs and we are not
+    /// shutting down, raise the advertised dead time by 30 s (and say so at once, so peers
+    /// wait for the new process) and return what the new process must be told. `None`:
+    /// not now (the edge asks again once the core is idle).
+    pub fn begin_restart(&mut self) -> Option<Restart> {
+        let r = self.restart_state()?;
+        self.mem.restart_bump = true;
+        self.send_status();
+        if let Some(h) = r.held {
+            self.notice(Notice::CurrentResources(h));
+        }
+        Some(r)
+    }
+
+    /// The re-exec failed: back to the normal advertised dead time.
+    pub fn abort_restart(&mut self) {
+        self.mem.restart_bump = false;
+        self.send_status();
     }
 
     /// SIGHUP with a changed `authkeys` (§4.12, §8.6): sign and verify with the new keys

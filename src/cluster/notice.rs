@@ -121,6 +121,14 @@ pub enum Notice {
     BothOwnForeign,
     NoOneOwnsLocal,
     NoOneOwnsForeign,
+    /// Quick restart (§4.12): the old process re-executes itself with `-R -C STATE`.
+    CurrentResources(Hold),
+    /// Quick restart from legacy to a nice_failback mode.
+    RestartAssumingLocal,
+    /// Quick restart from a nice_failback mode to legacy, holding our local groups.
+    RestartAcquiringLocal,
+    /// Quick restart from a nice_failback mode to legacy, not holding them.
+    RestartLocalAlreadyAcquired,
     // ---- ours ----
     /// Our main loop was not run for this many ms; peers get a fresh dead time instead of
     /// being declared dead on stale data.
@@ -360,6 +368,13 @@ impl fmt::Display for Notice {
             BothOwnForeign => f.write_str("Both machines own foreign resources!"),
             NoOneOwnsLocal => f.write_str("No one owns our local resources!"),
             NoOneOwnsForeign => f.write_str("No one owns foreign resources!"),
+            CurrentResources(h) => write!(f, "Current resources: -R -C {h}"),
+            RestartAssumingLocal => f.write_str("restart: assuming HB_LOCAL_RSC"),
+            RestartAcquiringLocal => f.write_str("restart: acquiring local resources."),
+            // (Two spaces: heartbeat's two string pieces both carry one.)
+            RestartLocalAlreadyAcquired => {
+                f.write_str("restart:  local resources already acquired.")
+            }
             Stalled(ms) => write!(
                 f,
                 "heartbeat-rs: main loop stalled for {ms} ms; peers get a fresh dead time"

@@ -12,6 +12,8 @@ use super::{Action, Cluster, ClusterConfig, Command, ExitReason};
 use crate::config::{AutoFailback, NodeName};
 use crate::time::{Duration, Instant};
 
+mod restart;
+
 const RSCRCVD_WAIT: Duration = Duration::from_secs(10);
 const STANDBY_FIRST: Duration = Duration::from_secs(10);
 /// heartbeat waits 1 h per later standby phase; a peer that cancelled its side (after
@@ -349,6 +351,9 @@ impl Cluster {
     // ---- start-up ------------------------------------------------------------------
 
     pub(super) fn rm_comm_up(&mut self) {
+        if self.restart_comm_up() {
+            return;
+        }
         let alone = !self.peer_is_alive();
         if self.rm.nice {
             self.send_msg(None, Msg::Starting);
@@ -596,6 +601,9 @@ impl Cluster {
         let alive_before = self.mem.nodes[i].status != NodeStatus::Dead;
         let held = !self.rm.other_holds.is_none() || !self.rm.other_is_stable;
         self.cancel_standby();
+        if self.peer_kept_resources(i, alive_before, was_fencing) {
+            return;
+        }
         // Legacy: the restarted node pulls its own groups back with ip-request at comm-up.
         // Ours: any ip-request we had outstanding died with its old incarnation, and the
         // new one runs nothing yet, so take (the still missing) local groups ourselves.

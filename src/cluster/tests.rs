@@ -63,6 +63,7 @@ fn boot() -> Boot {
         wall_secs: 1000,
         pid: 42,
         uuid: [1; 16],
+        restart: None,
     }
 }
 
@@ -1145,4 +1146,323 @@ fn a_retransmission_after_a_key_change_is_signed_with_the_new_key() {
     );
     let again = sent_bytes(&mut c);
     assert!(again.contains(&seq1), "same keys: the original bytes");
+}
+
+// ---- quick restart (behaviour spec §4.12) ----------------------------------------------
+
+fn status_dt(p: &Packet) -> Option<u64> {
+    match p.msg {
+        Msg::Status { dt_ms, .. } => dt_ms,
+        _ => None,
+    }
+}
+
+fn jobs(acts: &[Action]) -> usize {
+    acts.iter().filter(|a| matches!(a, Action::Run(_))).count()
+}
+
+fn notices(acts: &[Action]) -> Vec<String> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Notice(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_quick_restart_raises_the_dead_time_first_and_hands_over_the_holdings() {
+    let mut fresh = node1();
+    assert_eq!(fresh.begin_restart(), None, "not before comm-up and stable");
+    let mut c = stable_pair();
+    run_to(&mut c, at(8));
+    let r = c.begin_restart().expect("a stable node can restart");
+    assert_eq!(
+        r,
+        Restart {
+            held: Some(Hold::LOCAL),
+            running: run1(),
+        }
+    );
+    assert_eq!(r.args(), ["-R", "-C", "local", "--running", "10.0.0.1"]);
+    let acts = drain(&mut c);
+    let dts: Vec<u64> = sent(&acts).iter().filter_map(status_dt).collect();
+    assert_eq!(dts, [40_000], "deadtime 10 s + 30 s, sent at once");
+    assert!(notices(&acts).contains(&"Current resources: -R -C local".to_string()));
+    // Every later heartbeat keeps the raised value until the exec.
+    let later = run_to(&mut c, at(10));
+    assert!(
+        sent(&later)
+            .iter()
+            .filter_map(status_dt)
+            .all(|d| d == 40_000)
+    );
+    c.abort_restart();
+    let dts: Vec<u64> = sent(&drain(&mut c)).iter().filter_map(status_dt).collect();
+    assert_eq!(dts, [10_000], "a failed exec restores the dead time");
+}
+
+#[test]
+fn a_legacy_node_hands_over_its_running_groups_without_c() {
+    let mut cfg = cfg();
+    cfg.auto_failback = AutoFailback::Legacy;
+    let mut c = Cluster::new(cfg, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    drain(&mut c);
+    let acts = run_to(&mut c, at(21));
+    run_jobs(&mut c, at(21), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    let r = c.begin_restart().expect("settled");
+    assert_eq!(r.held, None);
+    assert_eq!(r.args(), ["-R", "--running", "10.0.0.1"]);
+}
+
+/// `--running` naming node1's group.
+fn run1() -> Option<Vec<String>> {
+    Some(vec!["10.0.0.1".to_string()])
+}
+
+fn restarted(cfg: ClusterConfig, r: Restart) -> Cluster {
+    let mut b = boot();
+    b.generation = 8;
+    b.restart = Some(r);
+    Cluster::new(cfg, n("node1"), b, at(0)).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// node2 (generation 5) is up and active; node1 reaches comm-up. Returns what node1 did.
+fn peer_comes_up(c: &mut Cluster) -> Vec<Action> {
+    let mut acts = drain(c);
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    acts.extend(from2(c, at(1), 1, None, st));
+    let nodes = vec![n("node1"), n("node2")];
+    acts.extend(from2(c, at(1), 2, Some("node1"), Msg::RepNodes { nodes }));
+    assert!(c.status().comm_up);
+    acts
+}
+
+#[test]
+fn a_restarted_node_keeps_its_groups_runs_no_script_and_reports_stable() {
+    let held = Restart {
+        held: Some(Hold::LOCAL),
+        running: run1(),
+    };
+    let mut c = restarted(cfg(), held);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    let acts = peer_comes_up(&mut c);
+    assert_eq!(jobs(&acts), 0, "no script runs across a quick restart");
+    let out = sent(&acts);
+    assert!(
+        out.iter().any(|p| p.msg == Msg::Starting),
+        "asks for the peer's holdings"
+    );
+    assert!(out.iter().any(|p| p.msg
+        == Msg::Resource {
+            hold: Hold::LOCAL,
+            full: true,
+            stable: Some(true),
+            info: None,
+        }));
+    let acts = from2(&mut c, at(1), 3, None, stable_report());
+    assert_eq!(jobs(&acts), 0);
+    assert_eq!(c.status().rsc, Some(Hold::LOCAL));
+    assert!(
+        !notices(&acts)
+            .iter()
+            .any(|t| t.starts_with("Initial resource acquisition")),
+        "nothing was acquired"
+    );
+}
+
+#[test]
+fn a_restart_from_legacy_to_nice_failback_assumes_local() {
+    let r = Restart {
+        held: None,
+        running: run1(),
+    };
+    let mut c = restarted(cfg(), r);
+    let acts = peer_comes_up(&mut c);
+    assert!(notices(&acts).contains(&"restart: assuming HB_LOCAL_RSC".to_string()));
+    assert_eq!(jobs(&acts), 0, "its groups already run");
+    from2(&mut c, at(1), 3, None, stable_report());
+    assert_eq!(c.status().rsc, Some(Hold::LOCAL));
+}
+
+#[test]
+fn a_restart_from_nice_failback_to_legacy_acquires_local_without_rerunning_them() {
+    let mut cfg = cfg();
+    cfg.auto_failback = AutoFailback::Legacy;
+    let r = Restart {
+        held: Some(Hold::LOCAL),
+        running: run1(),
+    };
+    let mut c = restarted(cfg.clone(), r);
+    let acts = peer_comes_up(&mut c);
+    assert!(notices(&acts).contains(&"restart: acquiring local resources.".to_string()));
+    assert_eq!(jobs(&acts), 0, "a running group is not started again");
+    let r = Restart {
+        held: Some(Hold::NONE),
+        running: Some(vec![]),
+    };
+    let mut c = restarted(cfg.clone(), r);
+    let acts = peer_comes_up(&mut c);
+    assert!(notices(&acts).contains(&"restart:  local resources already acquired.".to_string()));
+    // Legacy to legacy: no script (heartbeat skips req_our_resources). Ours: with the
+    // peer active, our group is asked for (it answers at once if it does not run it too).
+    let r = Restart {
+        held: None,
+        running: run1(),
+    };
+    let mut c = restarted(cfg, r);
+    let acts = peer_comes_up(&mut c);
+    assert_eq!(jobs(&acts), 0);
+    assert!(sent(&acts).iter().any(|p| p.msg
+        == Msg::IpRequest {
+            key: "10.0.0.1".into()
+        }));
+    let acts = from2(
+        &mut c,
+        at(2),
+        3,
+        Some("node1"),
+        Msg::IpRequestResp {
+            key: "10.0.0.1".into(),
+            weown: false,
+        },
+    );
+    assert_eq!(jobs(&acts), 0, "taking a running group runs nothing");
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+}
+
+/// node1 stable with node2 holding node2's own group (node2's generation 5, seqs 1–4).
+fn pair_peer_holding_its_group() -> Cluster {
+    let mut cfg = cfg();
+    cfg.groups.push(ResourceGroup {
+        node: n("node2"),
+        resources: vec![Resource {
+            token: "10.0.0.2".into(),
+            script: "IPaddr".into(),
+            args: vec!["10.0.0.2".into()],
+        }],
+    });
+    let mut c = Cluster::new(cfg, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    peer_comes_up(&mut c);
+    from2(&mut c, at(1), 3, None, Msg::Starting);
+    let report = Msg::Resource {
+        hold: Hold::LOCAL,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    let acts = from2(&mut c, at(1), 4, None, report);
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Stopped]
+    );
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+    c
+}
+
+fn node2_status(c: &mut Cluster, t: Instant, seq: u64, generation: u64, dt: u64) -> Vec<Action> {
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(dt),
+        protocol: true,
+    };
+    c.handle(
+        t,
+        Input::Datagram {
+            medium: 0,
+            bytes: from_node2(Some(seq), generation, None, st),
+        },
+    );
+    drain(c)
+}
+
+#[test]
+fn a_peer_that_announced_a_quick_restart_is_not_taken_over() {
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    node2_status(&mut c, at(4), 6, 5, 40_000);
+    let acts = node2_status(&mut c, at(4), 1, 6, 12_000);
+    assert!(notices(&acts).contains(&"Heartbeat restart on node node2".to_string()));
+    assert_eq!(
+        jobs(&acts),
+        0,
+        "node2 kept its group: nothing is taken over"
+    );
+    assert_eq!(c.peer_holds(), Hold::LOCAL, "what it held still stands");
+    // Its new process asks and reports stable: all settled, still no takeover.
+    let acts = from_gen6(&mut c, 2, Msg::Starting);
+    assert_eq!(jobs(&acts), 0);
+    let report = Msg::Resource {
+        hold: Hold::LOCAL,
+        full: true,
+        stable: Some(true),
+        info: None,
+    };
+    let acts = from_gen6(&mut c, 3, report);
+    assert_eq!(jobs(&acts), 0);
+    assert_eq!(c.status().rsc, Some(Hold::LOCAL));
+}
+
+fn from_gen6(c: &mut Cluster, seq: u64, msg: Msg) -> Vec<Action> {
+    c.handle(
+        at(4),
+        Input::Datagram {
+            medium: 0,
+            bytes: from_node2(Some(seq), 6, None, msg),
+        },
+    );
+    drain(c)
+}
+
+#[test]
+fn a_peer_restarting_without_the_announcement_is_taken_over_as_after_a_crash() {
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let acts = node2_status(&mut c, at(4), 1, 6, 12_000);
+    assert!(
+        jobs(&acts) > 0,
+        "a crashed and restarted node runs nothing: its group is taken over"
+    );
+}
+
+#[test]
+fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
+    let mut cfg = cfg();
+    cfg.stonith = true;
+    let r = Restart {
+        held: Some(Hold::ALL),
+        running: run1(),
+    };
+    let mut c = restarted(cfg, r);
+    let acts = run_to(&mut c, at(25));
+    assert!(c.status().comm_up, "initdead passed");
+    assert!(notices(&acts).contains(&"node node2: is dead".to_string()));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Fence { .. } | Action::Run(_))),
+        "{acts:?}"
+    );
+    assert_eq!(c.status().rsc, Some(Hold::ALL));
+}
+
+#[test]
+fn a_held_group_that_is_not_running_is_started_again_after_a_restart() {
+    // -C local, but node1's group had failed to start: it is not left down while claimed.
+    let r = Restart {
+        held: Some(Hold::LOCAL),
+        running: Some(vec![]),
+    };
+    let mut c = restarted(cfg(), r);
+    assert_eq!(c.status().groups, vec![GroupState::Stopped]);
+    let acts = peer_comes_up(&mut c);
+    assert!(jobs(&acts) > 0, "the group is started");
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
 }

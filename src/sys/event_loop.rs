@@ -98,6 +98,20 @@ pub struct RunOptions {
     pub manage_resources: bool,
     /// `--authkeys` (else `CONFIG_DIR/authkeys`): what SIGHUP re-reads.
     pub authkeys: Option<PathBuf>,
+    /// `-R [-C STATE]`: this process continues a running daemon (quick restart).
+    pub restart: Option<crate::cluster::Restart>,
+    /// How to re-execute ourselves for a quick restart.
+    pub reexec: Reexec,
+}
+
+/// A quick restart's command line and the checks the new process will make.
+#[derive(Clone, Debug, Default)]
+pub struct Reexec {
+    /// Our arguments without `-R`/`-C` (the same files and flags).
+    pub args: Vec<std::ffi::OsString>,
+    /// The start's validation options, so a changed ha.cf is only acted on if the new
+    /// process will accept it.
+    pub check: crate::config::resolve::CheckOptions,
 }
 
 /// Why the daemon could not start.
@@ -438,6 +452,8 @@ pub struct Daemon {
     groups_dirty: bool,
     /// How heartbeat lists the nodes (`sys::status::listing_order`).
     node_order: Vec<String>,
+    /// SIGHUP found a changed, valid ha.cf: re-execute once the core is settled.
+    restart_requested: bool,
 }
 
 impl Edge for Daemon {
@@ -1148,6 +1164,7 @@ struct Sources {
     stamps: ConfigStamps,
     api: Option<crate::sys::api_socket::ApiListener>,
     authkeys: PathBuf,
+    reexec: Reexec,
 }
 
 /// `respawn`/`failfast` clients are not started by heartbeat-rs (yet); ipfail needs no
@@ -1363,6 +1380,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         wall_secs: wall,
         pid,
         uuid: uuid.0,
+        restart: opts.restart.clone(),
     };
     let authkeys = opts
         .authkeys
@@ -1453,6 +1471,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         group_words: Vec::new(),
         groups_dirty: true,
         node_order,
+        restart_requested: false,
     };
     let mut src = Sources {
         poll,
@@ -1461,6 +1480,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         stamps,
         api,
         authkeys,
+        reexec: opts.reexec.clone(),
     };
 
     // The actions Cluster::new queued (generation notice, first status).
@@ -1542,6 +1562,34 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
             && pump(&mut cluster, now, None, &mut daemon) == Flow::Exit
         {
             flow = Flow::Exit;
+        }
+        if daemon.restart_requested
+            && flow == Flow::Continue
+            && let Some(r) = cluster.begin_restart()
+        {
+            // heartbeat's lines for a restart; the core's `Current resources: …` follows.
+            daemon
+                .router
+                .log(Level::Info, "Heartbeat restart triggered.");
+            daemon.router.log(Level::Info, "Restarting heartbeat.");
+            // The status with the raised dead time goes out before we exec.
+            if drain(&mut cluster, &mut daemon) == Flow::Exit {
+                flow = Flow::Exit;
+            }
+            daemon.flush_serial();
+            if flow == Flow::Continue {
+                let e = quick_restart(&src, &mut daemon, r);
+                // Only a failed exec returns: carry on with the running configuration.
+                daemon.restart_requested = false;
+                daemon.router.log(
+                    Level::Error,
+                    &format!("heartbeat-rs: quick restart failed: {e}; running on"),
+                );
+                cluster.abort_restart();
+                if drain(&mut cluster, &mut daemon) == Flow::Exit {
+                    flow = Flow::Exit;
+                }
+            }
         }
         if daemon.groups_dirty {
             daemon.note_groups(&cluster.status());
@@ -1858,13 +1906,10 @@ pub fn config_changes(old: &Config, new: &Config) -> Vec<String> {
     out
 }
 
-/// SIGHUP found a changed `ha.cf`: check the files as a start would (without host checks,
-/// which may wait on DNS) and log what a restart would change, or why it would fail.
-fn check_changed_config(src: &Sources, daemon: &mut Daemon) {
-    let check = crate::config::resolve::CheckOptions {
-        node: Some(daemon.me.to_string()),
-        skip_host_checks: true,
-    };
+/// SIGHUP found a changed `ha.cf`: check the files as the re-executed process will (the
+/// start's checks), log what the restart changes or why it is refused. True: restart.
+fn check_changed_config(src: &Sources, daemon: &mut Daemon) -> bool {
+    let check = src.reexec.check.clone();
     let host = crate::config::load::SystemHost {
         dir: &daemon.cfg.dir,
     };
@@ -1878,23 +1923,76 @@ fn check_changed_config(src: &Sources, daemon: &mut Daemon) {
                 changes.join(", ")
             };
             daemon.router.log(
-                Level::Warn,
-                &format!(
-                    "heartbeat-rs: ha.cf changed ({what}); heartbeat-rs has no in-place \
-                     restart: restart heartbeat to apply it"
-                ),
+                Level::Info,
+                &format!("heartbeat-rs: ha.cf changed ({what}): quick restart keeping resources"),
             );
+            true
         }
         Err(e) => {
             for d in e.errors() {
                 daemon.router.log(Level::Error, &d.to_string());
             }
+            daemon
+                .router
+                .log(Level::Info, "Config errors: Heartbeat NOT restarted");
             daemon.router.log(
                 Level::Error,
-                "heartbeat-rs: the changed configuration has errors; the running one stays \
-                 (a restart would fail)",
+                "heartbeat-rs: the changed configuration has errors; the running one stays",
             );
+            false
         }
+    }
+}
+
+/// Quick restart, the exec: nothing of ours must survive into the new process but the
+/// pid, the resources (scripts are not re-run, addresses stay configured) and the pid file.
+/// Every descriptor we open is close-on-exec (std and our sockets set it). A plain
+/// execv(2), not `Command::exec`: that unblocks every signal first, so a SIGTERM or
+/// SIGHUP arriving now would kill us with the default action; this way the signal mask
+/// and any pending signal carry over to the new process's signalfd. Returns only if the
+/// exec failed.
+fn quick_restart(src: &Sources, daemon: &mut Daemon, r: crate::cluster::Restart) -> io::Error {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    daemon.fencer.cancel_all();
+    // A clean close (magic 'V'); the new process opens the device again at once.
+    if let Some(w) = daemon.watchdog.take()
+        && let Some(ev) = w.close_clean()
+    {
+        daemon.router.log(ev.level(), &ev.to_string());
+    }
+    // Our own path, not /proc/self/exe: the process name (comm) comes from it. A binary
+    // replaced since we started shows as "(deleted)": then the running image is used.
+    let exe = std::fs::read_link("/proc/self/exe")
+        .ok()
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    let arg0 = std::env::args_os()
+        .next()
+        .unwrap_or_else(|| exe.clone().into_os_string());
+    let restart_args: Vec<std::ffi::OsString> = r.args().into_iter().map(Into::into).collect();
+    let argv: Result<Vec<CString>, _> = std::iter::once(&arg0)
+        .chain(src.reexec.args.iter())
+        .chain(restart_args.iter())
+        .map(|a| CString::new(a.as_bytes()))
+        .collect();
+    let (Ok(path), Ok(argv)) = (CString::new(exe.as_os_str().as_bytes()), argv) else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "an argument contains NUL");
+    };
+    daemon
+        .router
+        .log(Level::Info, "Performing heartbeat restart exec.");
+    daemon.router.log(
+        Level::Debug,
+        &format!(
+            "heartbeat-rs: re-executing {} {}",
+            exe.display(),
+            r.args().join(" ")
+        ),
+    );
+    match nix::unistd::execv(&path, &argv) {
+        Err(e) => io::Error::from(e),
+        Ok(never) => match never {},
     }
 }
 
@@ -1918,11 +2016,12 @@ fn handle_signals(
                 Change::Unchanged => daemon.router.log(Level::Info, "Configuration unchanged."),
                 Change::AuthKeys => reload_authkeys(src, daemon, cluster),
                 Change::HaCf => {
-                    // heartbeat re-execs itself keeping its resources (quick restart); we
-                    // apply the keys (the part peers notice at once), check the new files
-                    // and say what a restart would change.
-                    reload_authkeys(src, daemon, cluster);
-                    check_changed_config(src, daemon);
+                    // Quick restart (§4.12): re-exec keeping the resources, once the core
+                    // is settled (the main loop asks it). An invalid ha.cf is refused and
+                    // the running configuration stays.
+                    if check_changed_config(src, daemon) {
+                        daemon.restart_requested = true;
+                    }
                 }
             },
             Sig::Usr1 | Sig::Usr2 => {

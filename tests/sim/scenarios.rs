@@ -627,3 +627,60 @@ fn majority_a_node_in_the_minority_of_three_knows_it() {
     assert!(!w.node_status(2).expect("node3").guard.isolated);
     clean(&w);
 }
+
+#[test]
+fn s4_12_quick_restart_keeps_the_group_and_the_peer_takes_nothing() {
+    for mode in [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy] {
+        for restarting in [0, 1] {
+            let mut w = pair_started(mode, 12);
+            w.run_until(s(40));
+            assert_eq!(holder(&w, 0), vec![0], "{mode:?}");
+            assert_eq!(holder(&w, 1), vec![1], "{mode:?}");
+            let runs_before = w.trace.iter().filter(|l| l.contains(" RUN ")).count();
+            w.quick_restart_at(s(45), restarting);
+            // Every 50 ms: each group up exactly once, where it was, the whole time.
+            let mut t = s(40);
+            while t < s(90) {
+                t += Duration::from_millis(50);
+                w.run_until(t);
+                assert_eq!(
+                    holder(&w, 0),
+                    vec![0],
+                    "{mode:?} node{} at {t}",
+                    restarting + 1
+                );
+                assert_eq!(
+                    holder(&w, 1),
+                    vec![1],
+                    "{mode:?} node{} at {t}",
+                    restarting + 1
+                );
+            }
+            let runs_after = w.trace.iter().filter(|l| l.contains(" RUN ")).count();
+            let label = format!("{mode:?} node{}", restarting + 1);
+            assert_eq!(
+                runs_before,
+                runs_after,
+                "{label}: no script ran\n{}",
+                w.dump()
+            );
+            assert_eq!(w.notices("QUICK-RESTART"), 1, "{label}: restarted once");
+            let peer = if restarting == 0 { "node1" } else { "node2" };
+            assert_eq!(
+                w.notices(&format!("Heartbeat restart on node {peer}")),
+                1,
+                "{label}"
+            );
+            assert_eq!(w.notices("is dead"), 0, "{label}: nobody saw a death");
+            assert_eq!(w.notices("Resources being acquired"), 0, "{label}");
+            if mode != AutoFailback::Legacy {
+                assert_eq!(w.notices("Current resources: -R -C local"), 1, "{label}");
+            }
+            w.check_liveness(&format!("after the quick restart ({label})"));
+            clean(&w);
+            if restarting == 0 {
+                snapshot(&format!("s4_12_quick_restart_{mode:?}").to_lowercase(), &w);
+            }
+        }
+    }
+}

@@ -145,6 +145,15 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> World {
             }
         }
     }
+    // Quick restarts (SIGHUP with a changed ha.cf), from a stream of their own so the
+    // rest of each seed's plan stays what it was.
+    if !classic {
+        let mut r3 = SplitMix64::new(seed ^ 0x0012_4e57_a127_0412);
+        for _ in 0..r3.range(0, 2) {
+            let t = ms(r3.range(5_000, fault_end));
+            w.quick_restart_at(t, r3.range(0, n - 1) as usize);
+        }
+    }
     // Forgeries and replays sprinkled over the whole run, healed or not.
     for _ in 0..10 {
         let t = ms(r.range(1_000, fault_end + 100_000));

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use heartbeat_rs::cluster::rng::SplitMix64;
 use heartbeat_rs::cluster::{
     Action, Boot, Cluster, ClusterConfig, Command, GroupState, Input, JobOp, NodeStatus, Notice,
-    StatusView,
+    Restart, StatusView,
 };
 use heartbeat_rs::config::{
     AuthKey, AuthKeys, AutoFailback, KeyIndex, NodeName, PingNode, Resource, ResourceGroup, Secret,
@@ -191,6 +191,10 @@ enum Ev {
     Forge(usize),
     Replay(usize),
     Heal,
+    /// SIGHUP with a changed ha.cf: the node asks its core to restart (again later if busy).
+    QuickRestart(usize),
+    /// The re-executed process starts (`heartbeat -R`): same machine, resources kept.
+    Reexec(usize, Restart),
 }
 
 pub struct SimNode {
@@ -207,6 +211,10 @@ pub struct SimNode {
     pub resumed_at: Option<Instant>,
     pub crashed_at: Option<Instant>,
     pub clean_exit: bool,
+    /// A quick restart's exec is under way (between the old process and the new one).
+    pub reexec: bool,
+    /// The incarnation is a quick restart's new process.
+    pub restarted: bool,
     /// Recently accepted datagrams, for replay attacks.
     seen: VecDeque<(usize, Vec<u8>)>,
 }
@@ -278,6 +286,8 @@ impl World {
                 resumed_at: None,
                 crashed_at: None,
                 clean_exit: false,
+                reexec: false,
+                restarted: false,
                 seen: VecDeque::new(),
             })
             .collect();
@@ -339,6 +349,10 @@ impl World {
     }
     pub fn crash_at(&mut self, t: Instant, n: usize) {
         self.push(t, Ev::Crash(n));
+    }
+    /// A quick restart (behaviour spec §4.12) of node `n` at `t`.
+    pub fn quick_restart_at(&mut self, t: Instant, n: usize) {
+        self.push(t, Ev::QuickRestart(n));
     }
     pub fn stall_at(&mut self, t: Instant, n: usize, d: Duration) {
         self.push(t, Ev::Stall(n, d));
@@ -542,6 +556,12 @@ impl World {
             Ev::Forge(n) => self.forge(n),
             Ev::Replay(n) => self.replay(n),
             Ev::Heal => self.heal(),
+            Ev::QuickRestart(n) => self.quick_restart(n),
+            Ev::Reexec(n, r) => {
+                if std::mem::take(&mut self.nodes[n].reexec) {
+                    self.boot_with(n, Some(r));
+                }
+            }
         }
     }
 
@@ -563,10 +583,43 @@ impl World {
         self.pump(n);
     }
 
-    fn boot(&mut self, n: usize) {
-        if self.nodes[n].cluster.is_some() {
+    /// The old process raises its dead time and hands over; the exec takes 300 ms during
+    /// which nothing is heard from the node, but its resources stay up.
+    fn quick_restart(&mut self, n: usize) {
+        if self.nodes[n].stalled {
             return;
         }
+        let Some(c) = self.nodes[n].cluster.as_mut() else {
+            return;
+        };
+        let r = c.begin_restart();
+        self.pump(n);
+        let Some(r) = r else {
+            let t = self.now + Duration::from_millis(500);
+            self.push(t, Ev::QuickRestart(n));
+            return;
+        };
+        self.log(format!(
+            "{} {} QUICK-RESTART {}",
+            self.now,
+            name(n),
+            r.args().join(" ")
+        ));
+        self.nodes[n].cluster = None;
+        self.nodes[n].reexec = true;
+        let t = self.now + Duration::from_millis(300);
+        self.push(t, Ev::Reexec(n, r));
+    }
+
+    fn boot(&mut self, n: usize) {
+        self.boot_with(n, None);
+    }
+
+    fn boot_with(&mut self, n: usize, restart: Option<Restart>) {
+        if self.nodes[n].cluster.is_some() || (restart.is_none() && self.nodes[n].reexec) {
+            return;
+        }
+        self.nodes[n].restarted = restart.is_some();
         let node = &mut self.nodes[n];
         node.inc += 1;
         node.generation += 1;
@@ -584,6 +637,7 @@ impl World {
             wall_secs: 1_700_000_000,
             pid: 4000 + u32::try_from(n).unwrap_or(0),
             uuid: [u8::try_from(n).unwrap_or(0).wrapping_add(1); 16],
+            restart,
         };
         self.log(format!(
             "{} {} BOOT gen={}",
@@ -604,6 +658,13 @@ impl World {
     /// The machine goes down: the heartbeat process and every resource on it.
     fn crash(&mut self, n: usize, clean: bool) {
         if self.nodes[n].cluster.is_none() {
+            // Between a quick restart's old and new process: the machine goes down all
+            // the same (its resources with it), and the new process never starts.
+            if !clean && std::mem::take(&mut self.nodes[n].reexec) {
+                self.log(format!("{} {} CRASH (during the exec)", self.now, name(n)));
+                self.nodes[n].up.clear();
+                self.nodes[n].crashed_at = Some(self.now);
+            }
             return;
         }
         self.log(format!(
@@ -623,10 +684,12 @@ impl World {
             // T1: dead time as advertised (+2 s during its first 5 s) + the keepalive the
             // crash may have cut short + the last heartbeat's delivery delay.
             let booted = node.booted_at;
-            let bump = if self.now.saturating_since(booted) < Duration::from_secs(5) {
-                Duration::from_secs(2)
-            } else {
-                Duration::ZERO
+            // A quick restart's new process advertises +30 s during those 5 s.
+            let early = self.now.saturating_since(booted) < Duration::from_secs(5);
+            let bump = match (early, node.restarted) {
+                (true, true) => Duration::from_secs(32),
+                (true, false) => Duration::from_secs(2),
+                _ => Duration::ZERO,
             };
             let bound = DEADTIME + bump + KEEPALIVE + MAX_LATENCY;
             for o in 0..self.nodes.len() {
