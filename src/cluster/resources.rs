@@ -643,10 +643,27 @@ impl Cluster {
         self.rm.announced = false;
         self.rm.announced_since_contact = false;
         if self.rm.nice {
+            // Ours: what we know of the peer's holdings is from before the partition (its
+            // reports sent meanwhile may be lost for good), and a peer that never lost us
+            // has no reason to report again. `starting` ("tell me what you hold") makes any
+            // peer, heartbeat 3.0.6 included, answer with its current report; until a
+            // stable one arrives we count the peer in flux, so the orphan claim and the
+            // auto-failback act on fresh knowledge only (seed 86259: released while
+            // isolated, the peer's answer to our `none` was lost in the partition and
+            // nothing ever asked again). Our report follows; if it overtakes the
+            // `starting`, the peer's answer makes us send it again.
+            // A peer not yet `active` is still starting: its own `starting` comes.
+            let ask = self.mem.nodes[i].status == NodeStatus::Active;
+            if ask {
+                self.rm.other_is_stable = false;
+                self.send_msg(None, Msg::Starting);
+            }
             let st = self.own_stable();
             self.send_resource(st, None);
-            // Its stable report may have arrived while we still counted it dead.
-            self.try_auto_failback();
+            if !ask {
+                // Its stable report may have arrived while we still counted it dead.
+                self.try_auto_failback();
+            }
         } else if self.mem.nodes[i].status == NodeStatus::Active {
             // Legacy: the home node always wins. Give back what is homed on the peer and
             // ask for ours (the peer does the same), as legacy failback does.

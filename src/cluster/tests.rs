@@ -765,3 +765,58 @@ fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
     assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
     assert!(acts.contains(&Action::Notice(Notice::ResourcesBeingAcquired(n("node2")))));
 }
+
+#[test]
+fn contact_regained_asks_for_a_fresh_report_and_claims_orphans_only_on_it() {
+    // Seed 86259: node1 released its group while isolated; node2 (which never lost node1)
+    // answered node1's `none` during the partition, but that answer was lost for good, and
+    // nothing made node2 report again, so node1's group ran nowhere. Behaviour §4.6: a
+    // peer answers `starting` with its current `resource` report.
+    let mut with_ping = cfg();
+    with_ping.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ping);
+    c.handle(
+        at(2),
+        Input::PingReply {
+            host: "10.0.0.254".into(),
+        },
+    );
+    drain(&mut c);
+    let acts = run_to(&mut c, at(30));
+    let acts = run_jobs(&mut c, at(30), acts);
+    assert!(c.status().guard.isolated);
+    assert!(acts.contains(&Action::Notice(Notice::Isolated(
+        "neither the peer nor any ping node visible"
+    ))));
+    assert_eq!(c.status().groups, vec![GroupState::Stopped]);
+    // node2 is heard again: node1 asks what it holds and counts it in flux meanwhile.
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let acts = from2(&mut c, at(31), 5, None, st);
+    assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
+    let out = sent(&acts);
+    assert!(
+        out.iter().any(|p| p.msg == Msg::Starting),
+        "asks with `starting`: {out:?}"
+    );
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Run(_))),
+        "nothing is claimed on stale knowledge: {acts:?}"
+    );
+    assert_eq!(c.status().rsc, None, "the peer counts as in flux");
+    // Its fresh answer: it holds nothing and is stable. node1 claims its own group.
+    let acts = from2(&mut c, at(31), 6, None, stable_report());
+    assert!(acts.contains(&Action::Notice(Notice::RemoteTransitionCompleted)));
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Run(j) if j.op == JobOp::Status || j.op == JobOp::Start)),
+        "claims its orphaned group: {acts:?}"
+    );
+}

@@ -327,7 +327,9 @@ const REGRESSIONS: &[(u64, &str)] = &[
     ),
     (
         89765,
-        "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a          peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the          takeover after isolation now always fences",
+        "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a \
+         peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the \
+         takeover after isolation now always fences",
     ),
     (
         86235,
@@ -339,6 +341,13 @@ const REGRESSIONS: &[(u64, &str)] = &[
         103630,
         "L1: an auto-failback standby cancelled because the peer restarted was never asked \
          again: a cancelled failback is retried like one that got no answer",
+    ),
+    (
+        86259,
+        "L1: released while isolated (one-way partition); the peer's answer to our `none` \
+         was lost in the partition and the peer, which never lost us, had no reason to \
+         report again: regaining contact now asks for a fresh report with `starting`, and \
+         orphans are claimed on that answer",
     ),
 ];
 
