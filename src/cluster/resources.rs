@@ -652,16 +652,20 @@ impl Cluster {
             // isolated, the peer's answer to our `none` was lost in the partition and
             // nothing ever asked again). Our report follows; if it overtakes the
             // `starting`, the peer's answer makes us send it again.
-            // A peer not yet `active` is still starting: its own `starting` comes.
-            let ask = self.mem.nodes[i].status == NodeStatus::Active;
-            if ask {
+            // A peer not yet `active` is still starting: its own `starting` comes, and its
+            // first stable report triggers the auto-failback. (Asking for the failback now,
+            // before its comm-up, got the request dropped or refused as "in flux" and
+            // delayed the failback by the 10 s standby timeout.)
+            let active = self.mem.nodes[i].status == NodeStatus::Active;
+            if active {
                 self.rm.other_is_stable = false;
                 self.send_msg(None, Msg::Starting);
             }
             let st = self.own_stable();
             self.send_resource(st, None);
-            if !ask {
-                // Its stable report may have arrived while we still counted it dead.
+            if !active && self.rm.peer_flag && self.rm.peer_stable_seq > 0 {
+                // Its stable report overtook the status that brought it back (reordering):
+                // no other report would trigger the failback.
                 self.try_auto_failback();
             }
         } else if self.mem.nodes[i].status == NodeStatus::Active {

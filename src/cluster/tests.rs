@@ -820,3 +820,36 @@ fn contact_regained_asks_for_a_fresh_report_and_claims_orphans_only_on_it() {
         "claims its orphaned group: {acts:?}"
     );
 }
+
+#[test]
+fn auto_failback_to_a_late_joiner_waits_for_its_stable_report_not_its_first_status() {
+    // Behaviour §4.8: the holder asks for the failback on the joiner's stable report.
+    // Asking at its first status (before its comm-up) got the request dropped, and the
+    // failback waited for the 10 s standby timeout (lab: ~10 s to the first acquisition).
+    let mut two = cfg();
+    let mut g2 = two.groups[0].clone();
+    g2.node = n("node2");
+    two.groups.push(g2);
+    let mut c = Cluster::new(two, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let acts = run_to(&mut c, at(21));
+    run_jobs(&mut c, at(21), acts);
+    assert_eq!(c.status().rsc, Some(Hold::ALL));
+    let up = Msg::Status {
+        st: NodeStatus::Up,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let is_ask = |p: &Packet| matches!(p.msg, Msg::AskResources { .. });
+    let out = sent(&from2(&mut c, at(30), 1, None, up));
+    assert!(!out.iter().any(is_ask), "not before its comm-up: {out:?}");
+    from2(&mut c, at(31), 2, None, Msg::Starting);
+    let out = sent(&from2(&mut c, at(31), 3, None, stable_report()));
+    assert!(
+        out.iter().any(|p| p.msg
+            == Msg::AskResources {
+                set: Hold::FOREIGN,
+                phase: super::msg::Phase::Me
+            }),
+        "on its stable report: {out:?}"
+    );
+}
