@@ -848,7 +848,13 @@ impl Cluster {
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
         }
-        let st = self.rm.rstate == RState::Stable;
+        // heartbeat answers `isstable` = "rstate is STABLE", even while a standby or a
+        // takeover acquires groups it does not report yet. Ours says stable only when our
+        // side is settled (`rm_settle` says so later): the asker acts on a stable answer
+        // and would start its groups beside ours (seed 209158: our `starting` after a
+        // stall met the peer mid standby-acquisition of everything; it answered "local,
+        // stable" and we claimed the groups it was about to start).
+        let st = self.own_stable();
         self.send_resource(st, None);
     }
 

@@ -440,7 +440,7 @@ fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
     };
     let acts = from2(&mut c, at(1), 4, None, report);
     run_jobs(&mut c, at(2), acts);
-    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    assert_eq!(c.status().groups[0], GroupState::Running, "node1's group");
     assert_eq!(c.status().rsc, Some(Hold::LOCAL));
     c
 }
@@ -851,5 +851,56 @@ fn auto_failback_to_a_late_joiner_waits_for_its_stable_report_not_its_first_stat
                 phase: super::msg::Phase::Me
             }),
         "on its stable report: {out:?}"
+    );
+}
+
+#[test]
+fn starting_is_answered_stable_only_when_our_side_is_settled() {
+    // Seed 209158: node1, mid-way through acquiring everything in a standby, answered a
+    // `starting` with "local, isstable=1" (heartbeat's rstate == STABLE); the asker
+    // claimed its groups, and node1 started them too. Behaviour §4.6 (answer with our
+    // holdings), with the flag meaning "settled" as everywhere else in our reports.
+    use super::msg::Phase;
+    let mut two = cfg();
+    let mut g2 = two.groups[0].clone();
+    g2.node = n("node2");
+    two.groups.push(g2);
+    let mut c = stable_pair_with(two);
+    let me = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Me,
+    };
+    from2(&mut c, at(3), 5, None, me);
+    let done = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Done,
+    };
+    let acts = from2(&mut c, at(4), 6, None, done);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Run(_))),
+        "acquiring: {acts:?}"
+    );
+    let answer = sent(&from2(&mut c, at(4), 7, None, Msg::Starting));
+    let report = |p: &Packet| match p.msg {
+        Msg::Resource { stable, .. } => stable,
+        _ => None,
+    };
+    assert_eq!(
+        answer.iter().find_map(report),
+        Some(false),
+        "in flux while acquiring: {answer:?}"
+    );
+    // Once the acquisition is done, it says it is settled.
+    let later = sent(&run_jobs(&mut c, at(5), acts));
+    assert!(
+        later.iter().any(|p| matches!(
+            p.msg,
+            Msg::Resource {
+                hold: Hold::ALL,
+                stable: Some(true),
+                ..
+            }
+        )),
+        "{later:?}"
     );
 }

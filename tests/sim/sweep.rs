@@ -349,6 +349,13 @@ const REGRESSIONS: &[(u64, &str)] = &[
          report again: regaining contact now asks for a fresh report with `starting`, and \
          orphans are claimed on that answer",
     ),
+    (
+        209158,
+        "S1 (STONITH): our `starting` after a stall met the peer mid-way through a standby \
+         acquisition of everything; it answered `isstable=1` (rstate STABLE, as heartbeat) \
+         with only what it had so far, and we claimed the groups it was starting: the \
+         answer to `starting` now says stable only when our side is settled",
+    ),
 ];
 
 #[test]
