@@ -1212,10 +1212,12 @@ impl Cluster {
         self.send_msg(None, Msg::IpRequest { key });
     }
 
-    /// Legacy: ask for each of our groups not running here.
+    /// Legacy: ask for each of our groups not running here, or still being released (seed
+    /// 212179: isolation ended while its release ran; skipped as "active", nothing asked
+    /// for them afterwards). The take the answer brings runs after the release.
     pub(super) fn legacy_request_local(&mut self) {
         for g in self.local_groups() {
-            if !self.rm.groups.states[g].is_active() && !self.rm.groups.take_pending(g) {
+            if self.rm.groups.ends_stopped(g) {
                 self.ip_request(g);
             }
         }
@@ -1235,7 +1237,7 @@ impl Cluster {
             .map(|(&g, _)| g)
             .collect();
         for g in due {
-            if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+            if !self.rm.groups.ends_stopped(g) {
                 self.rm.ip_pending.remove(&g);
             } else {
                 self.ip_request(g);

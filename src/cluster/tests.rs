@@ -904,3 +904,60 @@ fn starting_is_answered_stable_only_when_our_side_is_settled() {
         "{later:?}"
     );
 }
+
+#[test]
+fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
+    // Seed 212179: isolation ended while the release it started was still stopping our
+    // group; the group counted as running and was not asked for, and nothing asked later.
+    let mut legacy = cfg();
+    legacy.auto_failback = AutoFailback::Legacy;
+    legacy.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let ping = || Input::PingReply {
+        host: "10.0.0.254".into(),
+    };
+    c.handle(at(1), ping());
+    drain(&mut c);
+    let active = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(1), 1, None, active);
+    let nodes = vec![n("node1"), n("node2")];
+    from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
+    assert!(c.status().comm_up);
+    let resp = Msg::IpRequestResp {
+        key: "10.0.0.1".into(),
+        weown: false,
+    };
+    let acts = from2(&mut c, at(1), 3, Some("node1"), resp);
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    c.handle(at(2), ping());
+    drain(&mut c);
+    // node2 and the ping node fall silent: isolated, the release starts (and hangs).
+    run_to(&mut c, at(30));
+    assert!(c.status().guard.isolated);
+    assert!(c.status().groups[0].is_active(), "still stopping");
+    // node2 is back (not yet active, so regaining contact asks nothing by itself) while
+    // the stop still runs: ask for the group again.
+    let up = Msg::Status {
+        st: NodeStatus::Up,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let out = sent(&from2(&mut c, at(31), 4, None, up));
+    assert!(!c.status().guard.isolated);
+    assert!(
+        out.iter().any(|p| p.msg
+            == Msg::IpRequest {
+                key: "10.0.0.1".into()
+            }),
+        "{out:?}"
+    );
+}

@@ -356,6 +356,12 @@ const REGRESSIONS: &[(u64, &str)] = &[
          with only what it had so far, and we claimed the groups it was starting: the \
          answer to `starting` now says stable only when our side is settled",
     ),
+    (
+        212179,
+        "L1 (legacy): isolation ended while the release it had started was still stopping \
+         our groups; they counted as running, were not asked for with `ip-request`, and \
+         nothing asked later: a group on its way down is asked for too",
+    ),
 ];
 
 #[test]
