@@ -961,3 +961,21 @@ fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_peer_is_judged_by_the_dead_time_its_last_heartbeat_advertised() {
+    // Behaviour §4.5 step 1, §4.7: during its first 5 s a node advertises deadtime + 2 s,
+    // and a peer that last heard one of those heartbeats waits that long (sim seeds 232092,
+    // 242778: its later heartbeats were lost, or it crashed as the window ended).
+    let mut c = stable_pair();
+    let bumped = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(12_000),
+        protocol: true,
+    };
+    from2(&mut c, at(3), 5, None, bumped);
+    let acts = run_to(&mut c, at(14));
+    assert!(!acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
+    let acts = run_to(&mut c, at(16));
+    assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
+}

@@ -362,6 +362,17 @@ const REGRESSIONS: &[(u64, &str)] = &[
          our groups; they counted as running, were not asked for with `ip-request`, and \
          nothing asked later: a group on its way down is asked for too",
     ),
+    (
+        232092,
+        "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
+         heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \
+         crashes strictly inside the first 5 s",
+    ),
+    (
+        242778,
+        "T1 (simulator bound, core right): the heartbeats after the 5 s start-up window \
+         were lost, so the observer judged the crash by the last bumped dead time",
+    ),
 ];
 
 #[test]
