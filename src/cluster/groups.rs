@@ -152,6 +152,21 @@ impl Groups {
                 .any(|a| a.ops.contains(&(g, GroupOp::Take)))
     }
 
+    /// A release of `g` is queued or in progress.
+    pub fn give_pending(&self, g: usize) -> bool {
+        self.op == Some((g, GroupOp::Give))
+            || self
+                .current
+                .iter()
+                .chain(self.queue.iter())
+                .any(|a| a.ops.contains(&(g, GroupOp::Give)))
+    }
+
+    /// `g` is stopped here or on its way down, and nothing will start it again.
+    pub fn ends_stopped(&self, g: usize) -> bool {
+        !self.take_pending(g) && (!self.states[g].is_active() || self.give_pending(g))
+    }
+
     /// Drops queued (not yet started) takes of `g`.
     pub fn cancel_takes(&mut self, g: usize) {
         for a in self.current.iter_mut().chain(self.queue.iter_mut()) {

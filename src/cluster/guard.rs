@@ -190,8 +190,8 @@ impl Cluster {
                     // Back in touch instead: nice modes claim our orphaned groups on the
                     // peer's stable report; legacy asks for them (seed 8800: isolated at
                     // start, nothing else would ever start them).
-                    // (Nice modes claim them on the peer's next stable report, which our
-                    // changed holdings make it send: resources::on_resource.)
+                    // (Nice modes claim them on the peer's answer to the `starting` sent
+                    // when contact was regained: resources::rm_contact_regained.)
                     if !self.cfg.nice_failback() && self.peer_is_alive() {
                         self.legacy_request_local();
                     }

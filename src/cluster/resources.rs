@@ -651,10 +651,31 @@ impl Cluster {
         self.rm.announced = false;
         self.rm.announced_since_contact = false;
         if self.rm.nice {
+            // Ours: what we know of the peer's holdings is from before the partition (its
+            // reports sent meanwhile may be lost for good), and a peer that never lost us
+            // has no reason to report again. `starting` ("tell me what you hold") makes any
+            // peer, heartbeat 3.0.6 included, answer with its current report; until a
+            // stable one arrives we count the peer in flux, so the orphan claim and the
+            // auto-failback act on fresh knowledge only (seed 86259: released while
+            // isolated, the peer's answer to our `none` was lost in the partition and
+            // nothing ever asked again). Our report follows; if it overtakes the
+            // `starting`, the peer's answer makes us send it again.
+            // A peer not yet `active` is still starting: its own `starting` comes, and its
+            // first stable report triggers the auto-failback. (Asking for the failback now,
+            // before its comm-up, got the request dropped or refused as "in flux" and
+            // delayed the failback by the 10 s standby timeout.)
+            let active = self.mem.nodes[i].status == NodeStatus::Active;
+            if active {
+                self.rm.other_is_stable = false;
+                self.send_msg(None, Msg::Starting);
+            }
             let st = self.own_stable();
             self.send_resource(st, None);
-            // Its stable report may have arrived while we still counted it dead.
-            self.try_auto_failback();
+            if !active && self.rm.peer_flag && self.rm.peer_stable_seq > 0 {
+                // Its stable report overtook the status that brought it back (reordering):
+                // no other report would trigger the failback.
+                self.try_auto_failback();
+            }
         } else if self.mem.nodes[i].status == NodeStatus::Active {
             // Legacy: the home node always wins. Give back what is homed on the peer and
             // ask for ours (the peer does the same), as legacy failback does.
@@ -836,7 +857,13 @@ impl Cluster {
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
         }
-        let st = self.rm.rstate == RState::Stable;
+        // heartbeat answers `isstable` = "rstate is STABLE", even while a standby or a
+        // takeover acquires groups it does not report yet. Ours says stable only when our
+        // side is settled (`rm_settle` says so later): the asker acts on a stable answer
+        // and would start its groups beside ours (seed 209158: our `starting` after a
+        // stall met the peer mid standby-acquisition of everything; it answered "local,
+        // stable" and we claimed the groups it was about to start).
+        let st = self.own_stable();
         self.send_resource(st, None);
     }
 
@@ -1195,10 +1222,12 @@ impl Cluster {
         self.send_msg(None, Msg::IpRequest { key });
     }
 
-    /// Legacy: ask for each of our groups not running here.
+    /// Legacy: ask for each of our groups not running here, or still being released (seed
+    /// 212179: isolation ended while its release ran; skipped as "active", nothing asked
+    /// for them afterwards). The take the answer brings runs after the release.
     pub(super) fn legacy_request_local(&mut self) {
         for g in self.local_groups() {
-            if !self.rm.groups.states[g].is_active() && !self.rm.groups.take_pending(g) {
+            if self.rm.groups.ends_stopped(g) {
                 self.ip_request(g);
             }
         }
@@ -1218,7 +1247,7 @@ impl Cluster {
             .map(|(&g, _)| g)
             .collect();
         for g in due {
-            if self.rm.groups.states[g].is_active() || self.rm.groups.take_pending(g) {
+            if !self.rm.groups.ends_stopped(g) {
                 self.rm.ip_pending.remove(&g);
             } else {
                 self.ip_request(g);

@@ -441,7 +441,7 @@ fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
     };
     let acts = from2(&mut c, at(1), 4, None, report);
     run_jobs(&mut c, at(2), acts);
-    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    assert_eq!(c.status().groups[0], GroupState::Running, "node1's group");
     assert_eq!(c.status().rsc, Some(Hold::LOCAL));
     c
 }
@@ -1465,4 +1465,218 @@ fn a_held_group_that_is_not_running_is_started_again_after_a_restart() {
     assert!(jobs(&acts) > 0, "the group is started");
     run_jobs(&mut c, at(2), acts);
     assert_eq!(c.status().groups, vec![GroupState::Running]);
+}
+
+#[test]
+fn contact_regained_asks_for_a_fresh_report_and_claims_orphans_only_on_it() {
+    // Seed 86259: node1 released its group while isolated; node2 (which never lost node1)
+    // answered node1's `none` during the partition, but that answer was lost for good, and
+    // nothing made node2 report again, so node1's group ran nowhere. Behaviour §4.6: a
+    // peer answers `starting` with its current `resource` report.
+    let mut with_ping = cfg();
+    with_ping.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ping);
+    c.handle(
+        at(2),
+        Input::PingReply {
+            host: "10.0.0.254".into(),
+        },
+    );
+    drain(&mut c);
+    let acts = run_to(&mut c, at(30));
+    let acts = run_jobs(&mut c, at(30), acts);
+    assert!(c.status().guard.isolated);
+    assert!(acts.contains(&Action::Notice(Notice::Isolated(
+        "neither the peer nor any ping node visible"
+    ))));
+    assert_eq!(c.status().groups, vec![GroupState::Stopped]);
+    // node2 is heard again: node1 asks what it holds and counts it in flux meanwhile.
+    let st = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let acts = from2(&mut c, at(31), 5, None, st);
+    assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
+    let out = sent(&acts);
+    assert!(
+        out.iter().any(|p| p.msg == Msg::Starting),
+        "asks with `starting`: {out:?}"
+    );
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Run(_))),
+        "nothing is claimed on stale knowledge: {acts:?}"
+    );
+    assert_eq!(c.status().rsc, None, "the peer counts as in flux");
+    // Its fresh answer: it holds nothing and is stable. node1 claims its own group.
+    let acts = from2(&mut c, at(31), 6, None, stable_report());
+    assert!(acts.contains(&Action::Notice(Notice::RemoteTransitionCompleted)));
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Run(j) if j.op == JobOp::Status || j.op == JobOp::Start)),
+        "claims its orphaned group: {acts:?}"
+    );
+}
+
+#[test]
+fn auto_failback_to_a_late_joiner_waits_for_its_stable_report_not_its_first_status() {
+    // Behaviour §4.8: the holder asks for the failback on the joiner's stable report.
+    // Asking at its first status (before its comm-up) got the request dropped, and the
+    // failback waited for the 10 s standby timeout (lab: ~10 s to the first acquisition).
+    let mut two = cfg();
+    let mut g2 = two.groups[0].clone();
+    g2.node = n("node2");
+    two.groups.push(g2);
+    let mut c = Cluster::new(two, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let acts = run_to(&mut c, at(21));
+    run_jobs(&mut c, at(21), acts);
+    assert_eq!(c.status().rsc, Some(Hold::ALL));
+    let up = Msg::Status {
+        st: NodeStatus::Up,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let is_ask = |p: &Packet| matches!(p.msg, Msg::AskResources { .. });
+    let out = sent(&from2(&mut c, at(30), 1, None, up));
+    assert!(!out.iter().any(is_ask), "not before its comm-up: {out:?}");
+    from2(&mut c, at(31), 2, None, Msg::Starting);
+    let out = sent(&from2(&mut c, at(31), 3, None, stable_report()));
+    assert!(
+        out.iter().any(|p| p.msg
+            == Msg::AskResources {
+                set: Hold::FOREIGN,
+                phase: super::msg::Phase::Me
+            }),
+        "on its stable report: {out:?}"
+    );
+}
+
+#[test]
+fn starting_is_answered_stable_only_when_our_side_is_settled() {
+    // Seed 209158: node1, mid-way through acquiring everything in a standby, answered a
+    // `starting` with "local, isstable=1" (heartbeat's rstate == STABLE); the asker
+    // claimed its groups, and node1 started them too. Behaviour §4.6 (answer with our
+    // holdings), with the flag meaning "settled" as everywhere else in our reports.
+    use super::msg::Phase;
+    let mut two = cfg();
+    let mut g2 = two.groups[0].clone();
+    g2.node = n("node2");
+    two.groups.push(g2);
+    let mut c = stable_pair_with(two);
+    let me = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Me,
+    };
+    from2(&mut c, at(3), 5, None, me);
+    let done = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Done,
+    };
+    let acts = from2(&mut c, at(4), 6, None, done);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Run(_))),
+        "acquiring: {acts:?}"
+    );
+    let answer = sent(&from2(&mut c, at(4), 7, None, Msg::Starting));
+    let report = |p: &Packet| match p.msg {
+        Msg::Resource { stable, .. } => stable,
+        _ => None,
+    };
+    assert_eq!(
+        answer.iter().find_map(report),
+        Some(false),
+        "in flux while acquiring: {answer:?}"
+    );
+    // Once the acquisition is done, it says it is settled.
+    let later = sent(&run_jobs(&mut c, at(5), acts));
+    assert!(
+        later.iter().any(|p| matches!(
+            p.msg,
+            Msg::Resource {
+                hold: Hold::ALL,
+                stable: Some(true),
+                ..
+            }
+        )),
+        "{later:?}"
+    );
+}
+
+#[test]
+fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
+    // Seed 212179: isolation ended while the release it started was still stopping our
+    // group; the group counted as running and was not asked for, and nothing asked later.
+    let mut legacy = cfg();
+    legacy.auto_failback = AutoFailback::Legacy;
+    legacy.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let ping = || Input::PingReply {
+        host: "10.0.0.254".into(),
+    };
+    c.handle(at(1), ping());
+    drain(&mut c);
+    let active = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(1), 1, None, active);
+    let nodes = vec![n("node1"), n("node2")];
+    from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
+    assert!(c.status().comm_up);
+    let resp = Msg::IpRequestResp {
+        key: "10.0.0.1".into(),
+        weown: false,
+    };
+    let acts = from2(&mut c, at(1), 3, Some("node1"), resp);
+    run_jobs(&mut c, at(2), acts);
+    assert_eq!(c.status().groups, vec![GroupState::Running]);
+    c.handle(at(2), ping());
+    drain(&mut c);
+    // node2 and the ping node fall silent: isolated, the release starts (and hangs).
+    run_to(&mut c, at(30));
+    assert!(c.status().guard.isolated);
+    assert!(c.status().groups[0].is_active(), "still stopping");
+    // node2 is back (not yet active, so regaining contact asks nothing by itself) while
+    // the stop still runs: ask for the group again.
+    let up = Msg::Status {
+        st: NodeStatus::Up,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    let out = sent(&from2(&mut c, at(31), 4, None, up));
+    assert!(!c.status().guard.isolated);
+    assert!(
+        out.iter().any(|p| p.msg
+            == Msg::IpRequest {
+                key: "10.0.0.1".into()
+            }),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_peer_is_judged_by_the_dead_time_its_last_heartbeat_advertised() {
+    // Behaviour §4.5 step 1, §4.7: during its first 5 s a node advertises deadtime + 2 s,
+    // and a peer that last heard one of those heartbeats waits that long (sim seeds 232092,
+    // 242778: its later heartbeats were lost, or it crashed as the window ended).
+    let mut c = stable_pair();
+    let bumped = Msg::Status {
+        st: NodeStatus::Active,
+        dt_ms: Some(12_000),
+        protocol: true,
+    };
+    from2(&mut c, at(3), 5, None, bumped);
+    let acts = run_to(&mut c, at(14));
+    assert!(!acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
+    let acts = run_to(&mut c, at(16));
+    assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
 }

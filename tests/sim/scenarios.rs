@@ -109,9 +109,23 @@ fn s4_8_late_joiner_gets_its_group_back_with_auto_failback_on() {
         vec![0],
         "node1 took node2's group at initdead"
     );
+    // As heartbeat's fixture 04 (failback a second after the joiner's comm-up): the holder
+    // asks once the joiner reports stable, not before its comm-up (which cost the 10 s
+    // standby timeout).
+    w.run_until(s(45));
+    assert_eq!(
+        holder(&w, 1),
+        vec![1],
+        "auto failback returned it within seconds"
+    );
     w.run_until(s(90));
     assert_eq!(holder(&w, 1), vec![1], "auto failback returned it");
-    assert!(w.notices("node1 wants to go standby [foreign]") >= 2);
+    assert_eq!(
+        w.notices("node1 wants to go standby [foreign]"),
+        2,
+        "asked once (both nodes log it)"
+    );
+    assert_eq!(w.notices("No reply to standby request."), 0);
     assert_eq!(w.notices("Standby resource acquisition done [foreign]."), 1);
     w.check_liveness("after failback");
     clean(&w);

@@ -336,7 +336,9 @@ const REGRESSIONS: &[(u64, &str)] = &[
     ),
     (
         89765,
-        "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a          peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the          takeover after isolation now always fences",
+        "S1 with STONITH: both sides isolated; leaving isolation decided the takeover of a \
+         peer that had restarted meanwhile on stale 'held nothing' knowledge, unfenced: the \
+         takeover after isolation now always fences",
     ),
     (
         86235,
@@ -348,6 +350,37 @@ const REGRESSIONS: &[(u64, &str)] = &[
         103630,
         "L1: an auto-failback standby cancelled because the peer restarted was never asked \
          again: a cancelled failback is retried like one that got no answer",
+    ),
+    (
+        86259,
+        "L1: released while isolated (one-way partition); the peer's answer to our `none` \
+         was lost in the partition and the peer, which never lost us, had no reason to \
+         report again: regaining contact now asks for a fresh report with `starting`, and \
+         orphans are claimed on that answer",
+    ),
+    (
+        209158,
+        "S1 (STONITH): our `starting` after a stall met the peer mid-way through a standby \
+         acquisition of everything; it answered `isstable=1` (rstate STABLE, as heartbeat) \
+         with only what it had so far, and we claimed the groups it was starting: the \
+         answer to `starting` now says stable only when our side is settled",
+    ),
+    (
+        212179,
+        "L1 (legacy): isolation ended while the release it had started was still stopping \
+         our groups; they counted as running, were not asked for with `ip-request`, and \
+         nothing asked later: a group on its way down is asked for too",
+    ),
+    (
+        232092,
+        "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
+         heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \
+         crashes strictly inside the first 5 s",
+    ),
+    (
+        242778,
+        "T1 (simulator bound, core right): the heartbeats after the 5 s start-up window \
+         were lost, so the observer judged the crash by the last bumped dead time",
     ),
 ];
 

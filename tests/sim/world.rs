@@ -691,7 +691,21 @@ impl World {
                 (true, false) => Duration::from_secs(2),
                 _ => Duration::ZERO,
             };
-            let bound = DEADTIME + bump + KEEPALIVE + MAX_LATENCY;
+            // An observer whose last heartbeat from the victim is one of the first 5 s
+            // (the later ones lost, or the crash came at the very end of the window) judges
+            // it by that heartbeat's bumped dead time, whenever the crash (seeds 232092,
+            // 242778).
+            let jitter = if self.faulty {
+                self.faults.jitter_ms
+            } else {
+                0
+            };
+            let max_delay = Duration::from_millis(40 + jitter);
+            let bumped_reach = (booted + Duration::from_secs(5) + DEADTIME)
+                .saturating_since(self.now)
+                + Duration::from_secs(2)
+                + max_delay;
+            let bound = (DEADTIME + bump + KEEPALIVE + MAX_LATENCY).max(bumped_reach);
             for o in 0..self.nodes.len() {
                 // An observer that just resumed from a stall judges the victim from
                 // replayed packets (an old, bumped dead time): not a T1 watch (seeds
