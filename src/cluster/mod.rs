@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod config;
 pub mod fencing;
+pub mod fuzzing;
 mod groups;
 mod guard;
 mod membership;
