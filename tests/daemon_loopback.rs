@@ -899,3 +899,54 @@ fn link_changes_run_harc_ifstat_one_at_a_time_with_the_message_environment() {
     assert!(!out.join("overlap").exists(), "two notifications at once");
     n1.stop_with_k();
 }
+
+#[test]
+fn a_quick_restart_waits_for_a_running_start_and_says_so() {
+    // n1 alone; its group's start blocks until the test opens a gate. A changed ha.cf
+    // SIGHUPped meanwhile must not cut the start short: the restart waits (and the log
+    // says why), then happens once the start has finished.
+    let root = tempfile::tempdir().unwrap();
+    let (mut n1, _n2) = cluster_of_two(root.path(), "", "n1 TestGate::a\n");
+    let gate = n1.dir.join("gate");
+    let waiting = n1.dir.join("start-waiting");
+    common::write_exec(
+        &n1.dir.join("etc/resource.d/TestGate"),
+        &format!(
+            "#!/bin/sh\nf=\"$HA_DIR/../gate-svc\"\ncase \"$2\" in\n\
+             start) touch {w}; while [ ! -e {g} ]; do sleep 0.05; done; touch \"$f\";;\n\
+             stop) rm -f \"$f\";;\n\
+             status) if [ -e \"$f\" ]; then echo running; else echo stopped; fi;;\nesac\n",
+            w = waiting.display(),
+            g = gate.display()
+        ),
+        0o755,
+    );
+    n1.start();
+    n1.wait_for("the start to block", 30, |_| waiting.exists());
+    let ha_cf = n1.dir.join("etc/ha.cf");
+    let text = std::fs::read_to_string(&ha_cf).unwrap();
+    std::fs::write(&ha_cf, format!("{text}keepalive 300ms\n")).unwrap();
+    n1.hup();
+    n1.wait_for("the restart to wait", 10, |n| {
+        n.log()
+            .contains("heartbeat-rs: quick restart waits until no resource operation")
+    });
+    assert!(
+        !n1.log().contains("Performing heartbeat restart exec."),
+        "restarted during the start:\n{}",
+        n1.log()
+    );
+    std::fs::write(&gate, "").unwrap();
+    n1.wait_for("the restart after the start", 20, |n| {
+        n.log().contains("info: Performing heartbeat restart exec.")
+            && n.cl_status(&["hbparameter", "-p", "keepalive"]).1 == "300ms\n"
+    });
+    assert!(n1.dir.join("gate-svc").exists(), "the group stays up");
+    assert_eq!(
+        n1.log().matches("quick restart waits").count(),
+        1,
+        "said once:\n{}",
+        n1.log()
+    );
+    n1.stop_with_k();
+}

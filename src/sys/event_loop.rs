@@ -454,6 +454,8 @@ pub struct Daemon {
     node_order: Vec<String>,
     /// SIGHUP found a changed, valid ha.cf: re-execute once the core is settled.
     restart_requested: bool,
+    /// The requested restart was found waiting for the core to settle (logged once).
+    restart_waiting: bool,
 }
 
 impl Edge for Daemon {
@@ -1472,6 +1474,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         groups_dirty: true,
         node_order,
         restart_requested: false,
+        restart_waiting: false,
     };
     let mut src = Sources {
         poll,
@@ -1563,10 +1566,22 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
         {
             flow = Flow::Exit;
         }
-        if daemon.restart_requested
-            && flow == Flow::Continue
-            && let Some(r) = cluster.begin_restart()
-        {
+        let restart = if daemon.restart_requested && flow == Flow::Continue {
+            let r = cluster.begin_restart();
+            if r.is_none() && !std::mem::replace(&mut daemon.restart_waiting, true) {
+                // Ours: heartbeat re-execs at once; we wait, and say so, so that an
+                // operator whose change seems ignored (a hung script) knows why.
+                daemon.router.log(
+                    Level::Info,
+                    "heartbeat-rs: quick restart waits until no resource operation, \
+                     negotiation or standby is running",
+                );
+            }
+            r
+        } else {
+            None
+        };
+        if let Some(r) = restart {
             // heartbeat's lines for a restart; the core's `Current resources: …` follows.
             daemon
                 .router
@@ -1581,6 +1596,7 @@ pub fn run(cfg: Config, opts: &RunOptions, mut router: Router, pid: u32) -> Resu
                 let e = quick_restart(&src, &mut daemon, r);
                 // Only a failed exec returns: carry on with the running configuration.
                 daemon.restart_requested = false;
+                daemon.restart_waiting = false;
                 daemon.router.log(
                     Level::Error,
                     &format!("heartbeat-rs: quick restart failed: {e}; running on"),
