@@ -857,6 +857,7 @@ impl Cluster {
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
         }
+        self.ipfail_on_starting(seq);
         // heartbeat answers `isstable` = "rstate is STABLE", even while a standby or a
         // takeover acquires groups it does not report yet. Ours says stable only when our
         // side is settled (`rm_settle` says so later): the asker acts on a stable answer

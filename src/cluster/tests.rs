@@ -1680,3 +1680,33 @@ fn a_peer_is_judged_by_the_dead_time_its_last_heartbeat_advertised() {
     let acts = run_to(&mut c, at(16));
     assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
 }
+
+#[test]
+fn ipfail_tells_its_count_again_to_a_peer_that_regained_contact() {
+    // Seed 289104: node2 had counted node1 dead (node1 stalled) and forgot node1's ping
+    // node count; node1 never lost node2 and its count had not changed, so it never sent
+    // it again. node2 then failed back to node1 (which saw fewer ping nodes) and took
+    // node1's later ipfail hand-over as an ordinary one: no failback once the counts
+    // balanced. node2's `starting` (contact regained) now gets our count first.
+    let mut with_ipfail = cfg();
+    with_ipfail.ipfail = true;
+    with_ipfail.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ipfail);
+    let count = Msg::NumPingNodes { count: 1 };
+    from2(&mut c, at(2), 5, Some("node1"), count.clone());
+    let out = sent(&from2(&mut c, at(3), 6, None, Msg::Starting));
+    let ours = out.iter().position(|p| p.msg == count);
+    let report = out
+        .iter()
+        .position(|p| matches!(p.msg, Msg::Resource { .. }));
+    assert!(ours.is_some(), "our count again: {out:?}");
+    assert!(ours < report, "before our report: {out:?}");
+    // A count the peer sent after its `starting` (overtaking it) was answered already.
+    from2(&mut c, at(4), 8, Some("node1"), count.clone());
+    let out = sent(&from2(&mut c, at(4), 7, None, Msg::Starting));
+    assert!(!out.iter().any(|p| p.msg == count), "{out:?}");
+}

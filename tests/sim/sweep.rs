@@ -382,6 +382,12 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "T1 (simulator bound, core right): the heartbeats after the 5 s start-up window \
          were lost, so the observer judged the crash by the last bumped dead time",
     ),
+    (
+        289104,
+        "L1 (ipfail): the peer regained contact with us (we had stalled) and forgot our \
+         count, which we never re-sent: it failed back to us although we saw fewer ping \
+         nodes and took our hand-over as plain, so no failback after the counts balanced",
+    ),
 ];
 
 #[test]
