@@ -305,6 +305,33 @@ impl Cluster {
         self.ipfail_cancel();
     }
 
+    /// The peer sent `starting` although we know its count: it regained contact with us
+    /// after declaring us dead (we never lost it) and forgot our count. Ours has not
+    /// changed, so nothing else would send it again, and until it arrives the peer fails
+    /// back towards us and counts a hand-over we make as not caused by our fewer ping
+    /// nodes (seed 289104: the failback was never asked for after the counts balanced).
+    /// Sent before our answer to `starting`, so the count comes before our report. A count
+    /// the peer sent after this `starting` (at its comm-up, overtaking it) was already
+    /// answered with ours.
+    pub(super) fn ipfail_on_starting(&mut self, seq: u64) {
+        if self.rm.guard.peer_count.is_none()
+            || self.rm.guard.peer_count_seq > seq
+            || !self.ipfail_on()
+            || !self.mem.comm_up
+            || self.rm.shutting_down()
+        {
+            return;
+        }
+        let Some(p) = self.ipfail_peer() else {
+            return;
+        };
+        let count = self.ping_visible();
+        self.rm.guard.sent = Some((self.mem.nodes[p].generation, count));
+        self.notice(Notice::IpfailAskCount);
+        let dest = self.mem.nodes[p].name.clone();
+        self.send_msg(Some(dest), Msg::NumPingNodes { count });
+    }
+
     /// Holds back auto-failback towards a peer that sees fewer ping nodes.
     pub(super) fn ipfail_blocks_failback(&self) -> bool {
         self.ipfail_on() && self.rm.guard.peer_fewer

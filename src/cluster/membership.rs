@@ -839,6 +839,8 @@ impl Cluster {
         if was != st {
             self.mem.nodes[i].status = st;
             self.notice(Notice::StatusUpdate(name, st));
+        } else if st == NodeStatus::Active {
+            self.rm_legacy_peer_active(i);
         }
     }
 

@@ -115,6 +115,10 @@ pub(super) struct Rm {
     handover_waits: u32,
     /// Legacy: our groups asked for with `ip-request` and not answered yet → retry time.
     ip_pending: std::collections::BTreeMap<usize, Instant>,
+    /// Legacy: peers regained while still starting (`up`) whose home groups we may hold.
+    /// Once such a peer is active it runs them (it asked for them, or took them without
+    /// asking because it did not see us active): we give them back (seed 287215).
+    legacy_heal: std::collections::BTreeSet<usize>,
     pub guard: super::guard::Guard,
     local_done: bool,
     foreign_done: bool,
@@ -160,6 +164,7 @@ impl Rm {
             advertised_hold: Hold::NONE,
             pending_deaths: Vec::new(),
             ip_pending: std::collections::BTreeMap::new(),
+            legacy_heal: std::collections::BTreeSet::new(),
             handover_waits: 0,
             guard: super::guard::Guard::default(),
             local_done: false,
@@ -444,6 +449,7 @@ impl Cluster {
     }
 
     fn rm_node_dead_with(&mut self, i: usize, stale_knowledge: bool) {
+        self.rm.legacy_heal.remove(&i);
         if !self.mem.comm_up {
             if !self.rm.pending_deaths.contains(&i) {
                 self.rm.pending_deaths.push(i);
@@ -695,7 +701,43 @@ impl Cluster {
             for g in self.local_groups() {
                 self.ip_request(g);
             }
+        } else {
+            self.rm.legacy_heal.insert(i);
         }
+    }
+
+    /// Legacy: a status of peer `i` while it was already active. A peer regained while
+    /// it was still starting acquires its home groups at its comm-up: with `ip-request`
+    /// if it saw us active (which clears the mark), else without asking (HA_DONTASK),
+    /// e.g. when a one-way cut hid our `active` heartbeats from it. Nothing else would
+    /// make us give up the copies we took over while we counted it dead (seed 287215).
+    /// Checked at its second active heartbeat, after the `ip-request` it sends right
+    /// behind its first one, so the usual rejoin still goes through `ip-request`.
+    pub(super) fn rm_legacy_peer_active(&mut self, i: usize) {
+        if self.rm.nice
+            || !self.rm.legacy_heal.remove(&i)
+            || !self.mem.comm_up
+            || self.rm.shutdown_started
+            || self.rm.peer_shutdone
+            || self.is_isolated()
+        {
+            return;
+        }
+        let name = self.mem.nodes[i].name.clone();
+        let give: Vec<(usize, GroupOp)> = self
+            .home_groups(&name)
+            .into_iter()
+            .filter(|&g| !self.rm.groups.ends_stopped(g))
+            .map(|g| (g, GroupOp::Give))
+            .collect();
+        if give.is_empty() {
+            return;
+        }
+        for &(g, _) in &give {
+            self.rm.groups.cancel_takes(g);
+        }
+        self.notice(Notice::SplitBrainRelease(Hold::FOREIGN, name));
+        self.enqueue(ActKind::Heal, give);
     }
 
     /// Nice modes: both nodes claim the same set. The designated keeper keeps it.
@@ -857,6 +899,7 @@ impl Cluster {
         if self.rm.takeover_in_progress {
             self.notice(Notice::StartingDuringTakeover);
         }
+        self.ipfail_on_starting(seq);
         // heartbeat answers `isstable` = "rstate is STABLE", even while a standby or a
         // takeover acquires groups it does not report yet. Ours says stable only when our
         // side is settled (`rm_settle` says so later): the asker acts on a stable answer
@@ -1256,6 +1299,9 @@ impl Cluster {
     }
 
     fn on_ip_request(&mut self, src: &NodeName, key: &str) {
+        if let Some(i) = self.mem.index(src) {
+            self.rm.legacy_heal.remove(&i);
+        }
         let Some(g) = self.cfg.groups.iter().position(|g| g.key() == key) else {
             return;
         };

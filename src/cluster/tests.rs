@@ -1680,3 +1680,121 @@ fn a_peer_is_judged_by_the_dead_time_its_last_heartbeat_advertised() {
     let acts = run_to(&mut c, at(16));
     assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
 }
+
+#[test]
+fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
+    // Seed 287215: node1 took node2's group while it counted node2 dead, then heard it
+    // again while it was still starting (`up`). A one-way cut hid node1's `active`
+    // heartbeats, so node2 took its group at comm-up without asking (HA_DONTASK,
+    // behaviour §4.4/§4.6) and no `ip-request` came: both ran it for ever.
+    let mut legacy = cfg();
+    legacy.auto_failback = AutoFailback::Legacy;
+    let mut g2 = legacy.groups[0].clone();
+    g2.node = n("node2");
+    g2.resources[0].token = "10.0.0.2".into();
+    legacy.groups.push(g2);
+    let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let acts = run_to(&mut c, at(21));
+    run_jobs(&mut c, at(21), acts);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Running],
+        "node2 counted dead at initdead: node1 runs both groups"
+    );
+    let status = |st| Msg::Status {
+        st,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(30), 1, None, status(NodeStatus::Up));
+    let acts = from2(&mut c, at(31), 2, None, status(NodeStatus::Active));
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Run(_))),
+        "its `ip-request` may follow its first active heartbeat: {acts:?}"
+    );
+    // Its next heartbeat, and no `ip-request`: it runs the group already.
+    let acts = from2(&mut c, at(32), 3, None, status(NodeStatus::Active));
+    assert!(
+        acts.contains(&Action::Notice(Notice::SplitBrainRelease(
+            Hold::FOREIGN,
+            n("node2")
+        ))),
+        "{acts:?}"
+    );
+    let acts = run_jobs(&mut c, at(32), acts);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Run(j) if j.op == JobOp::Stop && j.group == 1)),
+        "{acts:?}"
+    );
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Stopped],
+        "node1's own group keeps running"
+    );
+}
+
+#[test]
+fn legacy_rejoin_by_ip_request_is_not_healed_again() {
+    // The usual rejoin (behaviour §4.8): the peer asks with `ip-request`; that is the
+    // only give-back.
+    let mut legacy = cfg();
+    legacy.auto_failback = AutoFailback::Legacy;
+    let mut g2 = legacy.groups[0].clone();
+    g2.node = n("node2");
+    g2.resources[0].token = "10.0.0.2".into();
+    legacy.groups.push(g2);
+    let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let acts = run_to(&mut c, at(21));
+    run_jobs(&mut c, at(21), acts);
+    let status = |st| Msg::Status {
+        st,
+        dt_ms: Some(10_000),
+        protocol: true,
+    };
+    from2(&mut c, at(30), 1, None, status(NodeStatus::Up));
+    from2(&mut c, at(31), 2, None, status(NodeStatus::Active));
+    let ask = Msg::IpRequest {
+        key: "10.0.0.2".into(),
+    };
+    let acts = from2(&mut c, at(31), 3, None, ask);
+    run_jobs(&mut c, at(31), acts);
+    assert_eq!(c.status().groups[1], GroupState::Stopped);
+    let acts = from2(&mut c, at(32), 4, None, status(NodeStatus::Active));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Notice(Notice::SplitBrainRelease(..)))),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn ipfail_tells_its_count_again_to_a_peer_that_regained_contact() {
+    // Seed 289104: node2 had counted node1 dead (node1 stalled) and forgot node1's ping
+    // node count; node1 never lost node2 and its count had not changed, so it never sent
+    // it again. node2 then failed back to node1 (which saw fewer ping nodes) and took
+    // node1's later ipfail hand-over as an ordinary one: no failback once the counts
+    // balanced. node2's `starting` (contact regained) now gets our count first.
+    let mut with_ipfail = cfg();
+    with_ipfail.ipfail = true;
+    with_ipfail.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ipfail);
+    let count = Msg::NumPingNodes { count: 1 };
+    from2(&mut c, at(2), 5, Some("node1"), count.clone());
+    let out = sent(&from2(&mut c, at(3), 6, None, Msg::Starting));
+    let ours = out.iter().position(|p| p.msg == count);
+    let report = out
+        .iter()
+        .position(|p| matches!(p.msg, Msg::Resource { .. }));
+    assert!(ours.is_some(), "our count again: {out:?}");
+    assert!(ours < report, "before our report: {out:?}");
+    // A count the peer sent after its `starting` (overtaking it) was answered already.
+    from2(&mut c, at(4), 8, Some("node1"), count.clone());
+    let out = sent(&from2(&mut c, at(4), 7, None, Msg::Starting));
+    assert!(!out.iter().any(|p| p.msg == count), "{out:?}");
+}

@@ -382,6 +382,18 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "T1 (simulator bound, core right): the heartbeats after the 5 s start-up window \
          were lost, so the observer judged the crash by the last bumped dead time",
     ),
+    (
+        287215,
+        "S1 (legacy): we took the peer's group while counting it dead, then regained it \
+         while it was starting; a one-way cut hid our `active` heartbeats, so it took its \
+         group without asking (HA_DONTASK) and nothing made us give ours up",
+    ),
+    (
+        289104,
+        "L1 (ipfail): the peer regained contact with us (we had stalled) and forgot our \
+         count, which we never re-sent: it failed back to us although we saw fewer ping \
+         nodes and took our hand-over as plain, so no failback after the counts balanced",
+    ),
 ];
 
 #[test]
