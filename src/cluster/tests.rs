@@ -1425,10 +1425,70 @@ fn a_peer_restarting_without_the_announcement_is_taken_over_as_after_a_crash() {
     let mut c = pair_peer_holding_its_group();
     node2_status(&mut c, at(3), 5, 5, 10_000);
     let acts = node2_status(&mut c, at(4), 1, 6, 12_000);
+    assert_eq!(
+        jobs(&acts),
+        0,
+        "crash or quick restart: its new process will say"
+    );
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+    let acts = from_gen6(&mut c, 2, Msg::Starting);
     assert!(
         jobs(&acts) > 0,
-        "a crashed and restarted node runs nothing: its group is taken over"
+        "a fresh start's first word is `starting`: it runs nothing, its group is taken over"
     );
+}
+
+fn report(hold: Hold, stable: bool) -> Msg {
+    Msg::Resource {
+        hold,
+        full: true,
+        stable: Some(stable),
+        info: None,
+    }
+}
+
+#[test]
+fn an_unannounced_restart_is_taken_over_only_when_the_new_process_holds_nothing() {
+    // Seed 3035: node2 quick-restarted while partitioned from us (both raised `dt`s lost);
+    // the first we heard of its new generation was a `reqnodes`. Its first resource message
+    // is its report of what it kept: nothing is taken over, nothing fenced.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let acts = from_gen6(&mut c, 8, Msg::ReqNodes);
+    assert!(notices(&acts).contains(&"Heartbeat restart on node node2".to_string()));
+    let mut acts = node2_status(&mut c, at(4), 9, 6, 10_000);
+    acts.extend(from_gen6(&mut c, 10, report(Hold::LOCAL, true)));
+    acts.extend(from_gen6(&mut c, 11, Msg::Starting));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Run(_) | Action::Fence { .. })),
+        "{acts:?}"
+    );
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Stopped]
+    );
+
+    // Its report lost and its `starting` first: a gap before it, so `starting` proves
+    // nothing; the report, retransmitted, settles it.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let mut acts = node2_status(&mut c, at(4), 1, 6, 10_000);
+    acts.extend(from_gen6(&mut c, 3, Msg::Starting));
+    acts.extend(from_gen6(&mut c, 2, report(Hold::LOCAL, true)));
+    assert_eq!(jobs(&acts), 0);
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+
+    // `starting` the first packet heard of it: what came before is unknown. A fresh
+    // process answers our report with "none" while it negotiates: then it is taken over.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let acts = from_gen6(&mut c, 3, Msg::Starting);
+    assert_eq!(jobs(&acts), 0);
+    let acts = from_gen6(&mut c, 4, report(Hold::NONE, false));
+    assert!(jobs(&acts) > 0, "held nothing: its group is taken over");
 }
 
 #[test]

@@ -372,6 +372,14 @@ const REGRESSIONS: &[(u64, &str)] = &[
          nothing asked later: a group on its way down is asked for too",
     ),
     (
+        3035,
+        "S1 (STONITH, quick restart): node1 quick-restarted while partitioned from node2, \
+         which was waiting out its fence delay; the first packet of the new generation \
+         node2 heard was a `reqnodes`, so it took the restart for a crash and took over \
+         what node1 kept: an unannounced restart is now taken over only once the new \
+         process's first resource message says it holds nothing",
+    ),
+    (
         232092,
         "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
          heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \

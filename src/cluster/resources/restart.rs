@@ -95,11 +95,7 @@ impl Cluster {
             self.rm.needs_failback = held.contains(Hold::FOREIGN);
             self.rm.rstate = RState::Stable;
             self.rm.other_is_stable = alone;
-            if !alone {
-                // Ask the peer for its holdings (it answers `resource`), then tell it ours
-                // and whether we are stable, which settles it again at once.
-                self.send_msg(None, Msg::Starting);
-            }
+
             // Ours: a held group that is not running (its start had failed, or it is new
             // in haresources) is started again rather than left down while claimed; a
             // failure takes the usual way (hand-over to the peer).
@@ -112,8 +108,14 @@ impl Cluster {
             if !missing.is_empty() {
                 self.enqueue(ActKind::Retake, missing);
             }
+            // Our holdings first: a peer that missed the announcement of this restart
+            // tells it from a crash by our first resource message (a fresh start's is
+            // `starting`). Then ask for the peer's (it answers `resource`).
             let st = self.own_stable();
             self.send_resource(st, None);
+            if !alone {
+                self.send_msg(None, Msg::Starting);
+            }
         } else {
             if let Some(h) = r.held {
                 if h.contains(Hold::LOCAL) {
@@ -196,5 +198,61 @@ impl Cluster {
         }
         self.rm.other_is_stable = false;
         true
+    }
+
+    /// Nice_failback: the peer restarted while we counted it as holding groups (or were
+    /// about to fence it), and we saw no announcement (seed 3035: it quick-restarted while
+    /// partitioned from us, and its new process's raised `dt` was lost too). A crash and a
+    /// quick restart look the same until the new process speaks; its old holdings still
+    /// stand meanwhile and nothing is taken over. A fresh process's first resource message
+    /// is `starting` (heartbeat 3.0.6's included: it holds nothing yet); a quick-restarted
+    /// one's is its `resource` report (`restart_comm_up` sends that first). If it dies
+    /// again before it says, the usual death verdict applies (fenced, with STONITH).
+    pub(in crate::cluster) fn restart_in_doubt(&mut self, first_seq: u64) {
+        self.rm.restart_doubt = Some(first_seq);
+        self.rm.other_is_stable = false;
+    }
+
+    /// The restarted peer's `starting` (number `seq`) settles a doubt only if it is its
+    /// first resource message: a packet of the new generation was heard before it and none
+    /// in between is missing (a lost `resource` before it would be a quick restart's).
+    pub(in crate::cluster) fn doubt_starting(&mut self, seq: u64) {
+        let Some(first) = self.rm.restart_doubt else {
+            return;
+        };
+        let Some(peer) = self.peer() else {
+            return;
+        };
+        if seq > first && self.mem.nodes[peer].missing.range(..seq).next().is_none() {
+            self.restart_held_nothing(peer);
+        }
+    }
+
+    /// The restarted peer's `resource` report settles a doubt: holding nothing, its old
+    /// incarnation's groups are gone; holding something, it kept them (a quick restart)
+    /// or acquired them as a fresh start, and either way they are not taken over.
+    pub(in crate::cluster) fn doubt_resource(&mut self, hold: Hold, full: bool) {
+        if self.rm.restart_doubt.is_none() {
+            return;
+        }
+        match self.peer() {
+            Some(peer) if hold.is_none() && full => self.restart_held_nothing(peer),
+            _ => self.rm.restart_doubt = None,
+        }
+    }
+
+    /// The new process holds nothing, so neither does the old one: take over at once, as
+    /// after a crash (no fence: the restart proves the old incarnation gone).
+    fn restart_held_nothing(&mut self, peer: usize) {
+        self.rm.restart_doubt = None;
+        if self.rm.shutdown_started {
+            return;
+        }
+        let name = self.mem.nodes[peer].name.clone();
+        let auth = self.rm.fencing.restarted(&name);
+        self.rm.needs_failback = true;
+        self.takeover(auth);
+        self.rm.other_holds = Hold::NONE;
+        self.rm.other_is_stable = false;
     }
 }
