@@ -1513,6 +1513,35 @@ fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
 }
 
 #[test]
+fn a_legacy_restart_with_the_peer_dead_starts_its_own_group_that_was_not_running() {
+    // Seed 301536: the old process ran the dead peer's group (taken over) but its own had
+    // failed to start; the new process skipped the takeover and with it our group.
+    let mut cfg = cfg();
+    cfg.auto_failback = AutoFailback::Legacy;
+    cfg.groups.push(ResourceGroup {
+        node: n("node2"),
+        resources: vec![Resource {
+            token: "10.0.0.2".into(),
+            script: "IPaddr".into(),
+            args: vec!["10.0.0.2".into()],
+        }],
+    });
+    let r = Restart {
+        held: None,
+        running: Some(vec!["10.0.0.2".to_string()]),
+    };
+    let mut c = restarted(cfg, r);
+    let acts = run_to(&mut c, at(25));
+    assert!(notices(&acts).contains(&"node node2: is dead".to_string()));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Fence { .. })));
+    run_jobs(&mut c, at(25), acts);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Running]
+    );
+}
+
+#[test]
 fn a_held_group_that_is_not_running_is_started_again_after_a_restart() {
     // -C local, but node1's group had failed to start: it is not left down while claimed.
     let r = Restart {

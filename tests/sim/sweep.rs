@@ -380,6 +380,24 @@ const REGRESSIONS: &[(u64, &str)] = &[
          process's first resource message says it holds nothing",
     ),
     (
+        300831,
+        "S1 (simulator, core right): a fence completed while its target was between a \
+         quick restart's old and new process; the simulated reset was lost and the new \
+         process came up with the groups the fencer then took over",
+    ),
+    (
+        301003,
+        "T1 (simulator bound, core right): a quick restart's new process advertises \
+         deadtime + 32 s in its first 5 s; an observer cut off after hearing one of those \
+         judged a later crash by it",
+    ),
+    (
+        301536,
+        "L1 (legacy, quick restart): the new process met the peer already dead; the old \
+         process had taken its groups over, so the takeover was skipped, and with it our \
+         own group whose start had failed: it is now taken as a takeover would",
+    ),
+    (
         232092,
         "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
          heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \

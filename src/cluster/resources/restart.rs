@@ -142,6 +142,12 @@ impl Cluster {
             if had_foreign {
                 self.rm.other_holds = Hold::NONE;
                 self.rm.other_is_stable = true;
+                // Legacy: our groups are still ours to run; one whose start had failed
+                // in the old process is not running and, the takeover skipped, nothing
+                // else would start it (seed 301536).
+                if !self.rm.nice && !self.isolation_holds_takeover() {
+                    self.req_our(true);
+                }
             } else {
                 self.rm_node_dead(i);
             }
