@@ -1427,6 +1427,13 @@ impl Cluster {
             }
             ActKind::StandbyGive(s) => {
                 self.notice(Notice::ReleaseCompletedStandby(s));
+                // `done` tells the acceptor of the running episode to acquire. A release
+                // of an abandoned episode (queued behind a hung stop) that finishes later
+                // must not: loopback in `Done` it read as the acceptor's completion, and
+                // we claimed the set the peer had just taken (seed 307632).
+                if self.rm.standby != Standby::Me {
+                    return;
+                }
                 self.send_msg(
                     None,
                     Msg::AskResources {

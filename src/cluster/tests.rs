@@ -495,6 +495,86 @@ fn a_late_stable_report_counts_even_after_a_newer_partial_one() {
     assert!(acts.contains(&Action::Notice(Notice::WantsStandby(n("node1"), Hold::ALL))));
 }
 
+#[test]
+fn a_standby_release_of_an_abandoned_episode_does_not_say_done() {
+    // Seed 307632: a release hung past its episode's timeout; a second standby queued its
+    // own release behind it. The first release's late `done` moved the new episode to
+    // `Done`; the second's `done` then read, in loopback, as the acceptor's completion, and
+    // node1 claimed the set node2 had just taken.
+    let mut c = stable_pair();
+    let mut seq = 5;
+    let ask = |phase| Msg::AskResources {
+        set: Hold::LOCAL,
+        phase,
+    };
+    let stops = |acts: &[Action]| -> Vec<crate::cluster::groups::JobId> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::Run(j) if j.op == JobOp::Stop => Some(j.id),
+                _ => None,
+            })
+            .collect()
+    };
+    c.handle(at(4), Input::Command(Command::Standby(Hold::LOCAL)));
+    drain(&mut c);
+    let acts = from2(
+        &mut c,
+        at(4),
+        seq,
+        None,
+        ask(crate::cluster::msg::Phase::Other),
+    );
+    let hung = stops(&acts);
+    assert_eq!(hung.len(), 1, "{acts:?}");
+    // The stop hangs; node2 stays in touch until the episode has timed out.
+    let mut timed_out = false;
+    for t in 5..=70 {
+        seq += 1;
+        node2_status(&mut c, at(t), seq, 5, 10_000);
+        let acts = run_to(&mut c, at(t));
+        timed_out |= notices(&acts)
+            .iter()
+            .any(|n| n.starts_with("No reply to standby"));
+    }
+    assert!(timed_out);
+    // A new episode: its release queues behind the hung one.
+    c.handle(at(71), Input::Command(Command::Standby(Hold::LOCAL)));
+    drain(&mut c);
+    seq += 1;
+    from2(
+        &mut c,
+        at(71),
+        seq,
+        None,
+        ask(crate::cluster::msg::Phase::Other),
+    );
+    c.handle(
+        at(72),
+        Input::JobFinished {
+            job: hung[0],
+            ok: true,
+        },
+    );
+    let acts = drain(&mut c);
+    let dones = |acts: &[Action]| {
+        sent(acts)
+            .iter()
+            .filter(|p| p.msg == ask(crate::cluster::msg::Phase::Done))
+            .count()
+    };
+    // The old release ends with the group stopped: the new episode's acceptor may go.
+    assert_eq!(dones(&acts), 1, "{:?}", notices(&acts));
+    let acts = run_jobs(&mut c, at(72), acts);
+    assert_eq!(
+        dones(&acts),
+        1,
+        "the second release says nothing more: {:?}",
+        notices(&acts)
+    );
+    assert!(!c.status().rsc.is_some_and(|h| h.contains(Hold::FOREIGN)));
+    assert_eq!(c.status().groups[0], GroupState::Stopped);
+}
+
 fn stable_report() -> Msg {
     Msg::Resource {
         hold: Hold::NONE,

@@ -398,6 +398,14 @@ const REGRESSIONS: &[(u64, &str)] = &[
          own group whose start had failed: it is now taken as a takeover would",
     ),
     (
+        307632,
+        "S1 (STONITH): a standby release hung past its episode's timeout and a second \
+         standby queued its release behind it; the first release's late `done` moved the \
+         new episode on, and the second's `done`, in loopback, read as the acceptor's \
+         completion: we claimed the set the peer had taken. Only the running episode's \
+         release says `done` now",
+    ),
+    (
         232092,
         "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
          heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \
