@@ -376,8 +376,8 @@ const REGRESSIONS: &[(u64, &str)] = &[
         "S1 (STONITH, quick restart): node1 quick-restarted while partitioned from node2, \
          which was waiting out its fence delay; the first packet of the new generation \
          node2 heard was a `reqnodes`, so it took the restart for a crash and took over \
-         what node1 kept: an unannounced restart is now taken over only once the new \
-         process's first resource message says it holds nothing",
+         what node1 kept: after an unannounced restart nothing is taken over before the \
+         new process's first resource message says it holds nothing",
     ),
     (
         300831,
@@ -397,6 +397,14 @@ const REGRESSIONS: &[(u64, &str)] = &[
          process had taken its groups over, so the takeover was skipped, and with it our \
          own group whose start had failed: it is now taken as a takeover would",
     ),
+    (
+        314499,
+        "S1 (STONITH): a peer restarted fresh while being fenced; we answered its \
+         `starting` with `none` while in doubt, so it took its own groups, and then its \
+         `none` report made us take them over as well: a restarted peer's own groups are \
+         now left to its start-up, only ours that it ran are started here",
+    ),
+    (315376, "S1 (STONITH): as 314499"),
     (
         307632,
         "S1 (STONITH): a standby release hung past its episode's timeout and a second \

@@ -230,35 +230,34 @@ impl Cluster {
             return;
         };
         if seq > first && self.mem.nodes[peer].missing.range(..seq).next().is_none() {
-            self.restart_held_nothing(peer);
+            self.restart_held_nothing();
         }
     }
 
     /// The restarted peer's `resource` report settles a doubt: holding nothing, its old
     /// incarnation's groups are gone; holding something, it kept them (a quick restart)
-    /// or acquired them as a fresh start, and either way they are not taken over.
+    /// or acquired them as a fresh start, and either way they stay with it.
     pub(in crate::cluster) fn doubt_resource(&mut self, hold: Hold, full: bool) {
         if self.rm.restart_doubt.is_none() {
             return;
         }
-        match self.peer() {
-            Some(peer) if hold.is_none() && full => self.restart_held_nothing(peer),
-            _ => self.rm.restart_doubt = None,
+        if hold.is_none() && full {
+            self.restart_held_nothing();
+        } else {
+            self.rm.restart_doubt = None;
         }
     }
 
-    /// The new process holds nothing, so neither does the old one: take over at once, as
-    /// after a crash (no fence: the restart proves the old incarnation gone).
-    fn restart_held_nothing(&mut self, peer: usize) {
+    /// The new process holds nothing, so what the old one ran is down. Our groups among
+    /// it are ours to start again now. Its own groups are left to its start-up: it takes
+    /// them when our answer to its `starting` does not claim them (taking them here too,
+    /// after such an answer had gone out, started them on both nodes: seed 314499).
+    fn restart_held_nothing(&mut self) {
         self.rm.restart_doubt = None;
-        if self.rm.shutdown_started {
-            return;
-        }
-        let name = self.mem.nodes[peer].name.clone();
-        let auth = self.rm.fencing.restarted(&name);
-        self.rm.needs_failback = true;
-        self.takeover(auth);
+        let ours_there = self.rm.other_holds.contains(Hold::FOREIGN);
         self.rm.other_holds = Hold::NONE;
-        self.rm.other_is_stable = false;
+        if ours_there && !self.rm.shutdown_started {
+            self.req_our(true);
+        }
     }
 }
