@@ -623,7 +623,7 @@ impl Cluster {
                 Msg::Status { dt_ms, .. } => dt_ms.map(Duration::from_millis),
                 _ => None,
             };
-            self.peer_restarted(i, p.generation, known, new_dt);
+            self.peer_restarted(i, p.generation, known, new_dt, seq);
         } else if is_status
             && self.mem.nodes[i].status == NodeStatus::Dead
             && self.mem.nodes[i].last_status_seq != 0
@@ -747,7 +747,14 @@ impl Cluster {
     }
 
     /// `new_dt`: the `dt` of the new generation's packet that told us, if a status.
-    fn peer_restarted(&mut self, i: usize, generation: u64, known: u64, new_dt: Option<Duration>) {
+    fn peer_restarted(
+        &mut self,
+        i: usize,
+        generation: u64,
+        known: u64,
+        new_dt: Option<Duration>,
+        seq: u64,
+    ) {
         let name = self.mem.nodes[i].name.clone();
         if known != 0 {
             self.notice(Notice::HeartbeatRestart(name));
@@ -768,7 +775,7 @@ impl Cluster {
             n.last_status = Some(self.now);
         }
         if known != 0 {
-            self.rm_peer_restarted(i);
+            self.rm_peer_restarted(i, seq);
         }
     }
 

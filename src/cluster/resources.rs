@@ -126,6 +126,11 @@ pub(super) struct Rm {
     announced: bool,
     /// Addresses were re-announced since contact with the peer was last regained.
     announced_since_contact: bool,
+    /// The peer restarted without a quick-restart announcement we saw while it may have
+    /// held groups: the sequence number of the first packet of its new generation we
+    /// heard. Its groups are taken over only once the new process says it holds nothing
+    /// (restart.rs).
+    restart_doubt: Option<u64>,
 }
 
 impl Rm {
@@ -172,6 +177,7 @@ impl Rm {
             initial_logged: false,
             announced: false,
             announced_since_contact: false,
+            restart_doubt: None,
         }
     }
 
@@ -450,6 +456,8 @@ impl Cluster {
 
     fn rm_node_dead_with(&mut self, i: usize, stale_knowledge: bool) {
         self.rm.legacy_heal.remove(&i);
+        // Dead again before it said what it holds: the usual verdict (fenced, with STONITH).
+        self.rm.restart_doubt = None;
         if !self.mem.comm_up {
             if !self.rm.pending_deaths.contains(&i) {
                 self.rm.pending_deaths.push(i);
@@ -586,11 +594,12 @@ impl Cluster {
         }
     }
 
-    /// A new generation from a node: its previous incarnation is gone (§8.4).
-    pub(super) fn rm_peer_restarted(&mut self, i: usize) {
+    /// A new generation from a node: its previous incarnation is gone (§8.4), but what it
+    /// ran may not be (a quick restart keeps it). `first_seq`: the sequence number of the new generation's packet that told us.
+    pub(super) fn rm_peer_restarted(&mut self, i: usize, first_seq: u64) {
         let name = self.mem.nodes[i].name.clone();
         let was_fencing = self.rm.fencing.in_progress(&name);
-        let auth = self.rm.fencing.restarted(&name);
+        self.rm.fencing.cancel(&name);
         self.rm.peer_shutdone = false;
         self.rm.peer_known_empty = false;
         self.rm.peer_releasing = false;
@@ -616,9 +625,12 @@ impl Cluster {
         if !self.rm.nice && !self.rm.shutdown_started && self.mem.comm_up {
             self.req_our(true);
         }
-        if self.rm.nice && ((alive_before && held) || was_fencing) {
-            self.rm.needs_failback = true;
-            self.takeover(auth);
+        if self.rm.nice
+            && ((alive_before && held) || was_fencing || self.rm.restart_doubt.is_some())
+        {
+            // Whether its old incarnation's groups are gone is for its new process to say.
+            self.restart_in_doubt(first_seq);
+            return;
         }
         self.rm.other_holds = Hold::NONE;
         self.rm.other_is_stable = false;
@@ -890,6 +902,7 @@ impl Cluster {
             }
             _ => {}
         }
+        self.doubt_starting(seq);
         // A `resource` the peer sent after this `starting` may have overtaken it.
         if seq > self.rm.peer_stable_seq {
             self.rm.peer_stable_seq = seq;
@@ -940,6 +953,7 @@ impl Cluster {
         }
         let full = full || hold.is_none();
         let seq = p.seq.unwrap_or(0);
+        self.doubt_resource(hold, full);
         let newest = seq >= self.rm.peer_resource_seq;
         // A report overtaken by a newer one still carries what the newer one does not
         // say: its stability flag, or (if full) the base the newer partial ones add to.
@@ -1459,6 +1473,13 @@ impl Cluster {
             }
             ActKind::StandbyGive(s) => {
                 self.notice(Notice::ReleaseCompletedStandby(s));
+                // `done` tells the acceptor of the running episode to acquire. A release
+                // of an abandoned episode (queued behind a hung stop) that finishes later
+                // must not: loopback in `Done` it read as the acceptor's completion, and
+                // we claimed the set the peer had just taken (seed 307632).
+                if self.rm.standby != Standby::Me {
+                    return;
+                }
                 self.send_msg(
                     None,
                     Msg::AskResources {

@@ -495,6 +495,86 @@ fn a_late_stable_report_counts_even_after_a_newer_partial_one() {
     assert!(acts.contains(&Action::Notice(Notice::WantsStandby(n("node1"), Hold::ALL))));
 }
 
+#[test]
+fn a_standby_release_of_an_abandoned_episode_does_not_say_done() {
+    // Seed 307632: a release hung past its episode's timeout; a second standby queued its
+    // own release behind it. The first release's late `done` moved the new episode to
+    // `Done`; the second's `done` then read, in loopback, as the acceptor's completion, and
+    // node1 claimed the set node2 had just taken.
+    let mut c = stable_pair();
+    let mut seq = 5;
+    let ask = |phase| Msg::AskResources {
+        set: Hold::LOCAL,
+        phase,
+    };
+    let stops = |acts: &[Action]| -> Vec<crate::cluster::groups::JobId> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::Run(j) if j.op == JobOp::Stop => Some(j.id),
+                _ => None,
+            })
+            .collect()
+    };
+    c.handle(at(4), Input::Command(Command::Standby(Hold::LOCAL)));
+    drain(&mut c);
+    let acts = from2(
+        &mut c,
+        at(4),
+        seq,
+        None,
+        ask(crate::cluster::msg::Phase::Other),
+    );
+    let hung = stops(&acts);
+    assert_eq!(hung.len(), 1, "{acts:?}");
+    // The stop hangs; node2 stays in touch until the episode has timed out.
+    let mut timed_out = false;
+    for t in 5..=70 {
+        seq += 1;
+        node2_status(&mut c, at(t), seq, 5, 10_000);
+        let acts = run_to(&mut c, at(t));
+        timed_out |= notices(&acts)
+            .iter()
+            .any(|n| n.starts_with("No reply to standby"));
+    }
+    assert!(timed_out);
+    // A new episode: its release queues behind the hung one.
+    c.handle(at(71), Input::Command(Command::Standby(Hold::LOCAL)));
+    drain(&mut c);
+    seq += 1;
+    from2(
+        &mut c,
+        at(71),
+        seq,
+        None,
+        ask(crate::cluster::msg::Phase::Other),
+    );
+    c.handle(
+        at(72),
+        Input::JobFinished {
+            job: hung[0],
+            ok: true,
+        },
+    );
+    let acts = drain(&mut c);
+    let dones = |acts: &[Action]| {
+        sent(acts)
+            .iter()
+            .filter(|p| p.msg == ask(crate::cluster::msg::Phase::Done))
+            .count()
+    };
+    // The old release ends with the group stopped: the new episode's acceptor may go.
+    assert_eq!(dones(&acts), 1, "{:?}", notices(&acts));
+    let acts = run_jobs(&mut c, at(72), acts);
+    assert_eq!(
+        dones(&acts),
+        1,
+        "the second release says nothing more: {:?}",
+        notices(&acts)
+    );
+    assert!(!c.status().rsc.is_some_and(|h| h.contains(Hold::FOREIGN)));
+    assert_eq!(c.status().groups[0], GroupState::Stopped);
+}
+
 fn stable_report() -> Msg {
     Msg::Resource {
         hold: Hold::NONE,
@@ -1420,15 +1500,115 @@ fn from_gen6(c: &mut Cluster, seq: u64, msg: Msg) -> Vec<Action> {
     drain(c)
 }
 
+/// node1 comm-up with node2 (generation 5) stable holding `all`: node2's group and node1's.
+fn pair_peer_holding_all() -> Cluster {
+    let mut cfg = cfg();
+    cfg.groups.push(ResourceGroup {
+        node: n("node2"),
+        resources: vec![Resource {
+            token: "10.0.0.2".into(),
+            script: "IPaddr".into(),
+            args: vec!["10.0.0.2".into()],
+        }],
+    });
+    let mut c = Cluster::new(cfg, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    peer_comes_up(&mut c);
+    from2(&mut c, at(1), 3, None, Msg::Starting);
+    let acts = from2(&mut c, at(1), 4, None, report(Hold::ALL, true));
+    assert_eq!(jobs(&acts), 0);
+    assert_eq!(c.peer_holds(), Hold::ALL);
+    c
+}
+
+/// The groups node1 runs scripts for.
+fn job_groups(acts: &[Action]) -> Vec<usize> {
+    let mut g: Vec<usize> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Run(j) => Some(j.group),
+            _ => None,
+        })
+        .collect();
+    g.dedup();
+    g
+}
+
 #[test]
-fn a_peer_restarting_without_the_announcement_is_taken_over_as_after_a_crash() {
-    let mut c = pair_peer_holding_its_group();
+fn a_peer_restarting_without_the_announcement_is_trusted_only_once_it_says_it_holds_nothing() {
+    let mut c = pair_peer_holding_all();
     node2_status(&mut c, at(3), 5, 5, 10_000);
     let acts = node2_status(&mut c, at(4), 1, 6, 12_000);
-    assert!(
-        jobs(&acts) > 0,
-        "a crashed and restarted node runs nothing: its group is taken over"
+    assert_eq!(
+        jobs(&acts),
+        0,
+        "crash or quick restart: its new process will say"
     );
+    assert_eq!(c.peer_holds(), Hold::ALL, "what it held still stands");
+    // A fresh start's first word is `starting`: what it ran is down. Our group is started
+    // here; its own is its to start, so our answer does not claim it.
+    let acts = from_gen6(&mut c, 2, Msg::Starting);
+    assert_eq!(job_groups(&acts), [0]);
+    assert!(
+        sent(&acts)
+            .iter()
+            .all(|p| !matches!(&p.msg, Msg::Resource { hold, .. } if hold.contains(Hold::FOREIGN))),
+        "{acts:?}"
+    );
+    assert_eq!(c.peer_holds(), Hold::NONE);
+}
+
+fn report(hold: Hold, stable: bool) -> Msg {
+    Msg::Resource {
+        hold,
+        full: true,
+        stable: Some(stable),
+        info: None,
+    }
+}
+
+#[test]
+fn an_unannounced_restart_is_taken_over_only_when_the_new_process_holds_nothing() {
+    // Seed 3035: node2 quick-restarted while partitioned from us (both raised `dt`s lost);
+    // the first we heard of its new generation was a `reqnodes`. Its first resource message
+    // is its report of what it kept: nothing is taken over, nothing fenced.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let acts = from_gen6(&mut c, 8, Msg::ReqNodes);
+    assert!(notices(&acts).contains(&"Heartbeat restart on node node2".to_string()));
+    let mut acts = node2_status(&mut c, at(4), 9, 6, 10_000);
+    acts.extend(from_gen6(&mut c, 10, report(Hold::LOCAL, true)));
+    acts.extend(from_gen6(&mut c, 11, Msg::Starting));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Run(_) | Action::Fence { .. })),
+        "{acts:?}"
+    );
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Stopped]
+    );
+
+    // Its report lost and its `starting` first: a gap before it, so `starting` proves
+    // nothing; the report, retransmitted, settles it.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let mut acts = node2_status(&mut c, at(4), 1, 6, 10_000);
+    acts.extend(from_gen6(&mut c, 3, Msg::Starting));
+    acts.extend(from_gen6(&mut c, 2, report(Hold::LOCAL, true)));
+    assert_eq!(jobs(&acts), 0);
+    assert_eq!(c.peer_holds(), Hold::LOCAL);
+
+    // `starting` the first packet heard of it: what came before is unknown. A fresh
+    // process answers our report with "none" while it negotiates: then it is taken over.
+    let mut c = pair_peer_holding_its_group();
+    node2_status(&mut c, at(3), 5, 5, 10_000);
+    let acts = from_gen6(&mut c, 3, Msg::Starting);
+    assert_eq!(jobs(&acts), 0);
+    let acts = from_gen6(&mut c, 4, report(Hold::NONE, false));
+    assert_eq!(jobs(&acts), 0, "it starts its own group itself");
+    assert_eq!(c.peer_holds(), Hold::NONE);
 }
 
 #[test]
@@ -1450,6 +1630,35 @@ fn a_restart_with_the_peer_still_dead_does_not_take_over_or_fence_again() {
         "{acts:?}"
     );
     assert_eq!(c.status().rsc, Some(Hold::ALL));
+}
+
+#[test]
+fn a_legacy_restart_with_the_peer_dead_starts_its_own_group_that_was_not_running() {
+    // Seed 301536: the old process ran the dead peer's group (taken over) but its own had
+    // failed to start; the new process skipped the takeover and with it our group.
+    let mut cfg = cfg();
+    cfg.auto_failback = AutoFailback::Legacy;
+    cfg.groups.push(ResourceGroup {
+        node: n("node2"),
+        resources: vec![Resource {
+            token: "10.0.0.2".into(),
+            script: "IPaddr".into(),
+            args: vec!["10.0.0.2".into()],
+        }],
+    });
+    let r = Restart {
+        held: None,
+        running: Some(vec!["10.0.0.2".to_string()]),
+    };
+    let mut c = restarted(cfg, r);
+    let acts = run_to(&mut c, at(25));
+    assert!(notices(&acts).contains(&"node node2: is dead".to_string()));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Fence { .. })));
+    run_jobs(&mut c, at(25), acts);
+    assert_eq!(
+        c.status().groups,
+        vec![GroupState::Running, GroupState::Running]
+    );
 }
 
 #[test]

@@ -372,6 +372,48 @@ const REGRESSIONS: &[(u64, &str)] = &[
          nothing asked later: a group on its way down is asked for too",
     ),
     (
+        3035,
+        "S1 (STONITH, quick restart): node1 quick-restarted while partitioned from node2, \
+         which was waiting out its fence delay; the first packet of the new generation \
+         node2 heard was a `reqnodes`, so it took the restart for a crash and took over \
+         what node1 kept: after an unannounced restart nothing is taken over before the \
+         new process's first resource message says it holds nothing",
+    ),
+    (
+        300831,
+        "S1 (simulator, core right): a fence completed while its target was between a \
+         quick restart's old and new process; the simulated reset was lost and the new \
+         process came up with the groups the fencer then took over",
+    ),
+    (
+        301003,
+        "T1 (simulator bound, core right): a quick restart's new process advertises \
+         deadtime + 32 s in its first 5 s; an observer cut off after hearing one of those \
+         judged a later crash by it",
+    ),
+    (
+        301536,
+        "L1 (legacy, quick restart): the new process met the peer already dead; the old \
+         process had taken its groups over, so the takeover was skipped, and with it our \
+         own group whose start had failed: it is now taken as a takeover would",
+    ),
+    (
+        314499,
+        "S1 (STONITH): a peer restarted fresh while being fenced; we answered its \
+         `starting` with `none` while in doubt, so it took its own groups, and then its \
+         `none` report made us take them over as well: a restarted peer's own groups are \
+         now left to its start-up, only ours that it ran are started here",
+    ),
+    (315376, "S1 (STONITH): as 314499"),
+    (
+        307632,
+        "S1 (STONITH): a standby release hung past its episode's timeout and a second \
+         standby queued its release behind it; the first release's late `done` moved the \
+         new episode on, and the second's `done`, in loopback, read as the acceptor's \
+         completion: we claimed the set the peer had taken. Only the running episode's \
+         release says `done` now",
+    ),
+    (
         232092,
         "T1 (simulator bound, core right): crashed exactly 5 s after boot, its last \
          heartbeat still advertised deadtime + 2 s; the bound only added the 2 s for \

@@ -95,11 +95,7 @@ impl Cluster {
             self.rm.needs_failback = held.contains(Hold::FOREIGN);
             self.rm.rstate = RState::Stable;
             self.rm.other_is_stable = alone;
-            if !alone {
-                // Ask the peer for its holdings (it answers `resource`), then tell it ours
-                // and whether we are stable, which settles it again at once.
-                self.send_msg(None, Msg::Starting);
-            }
+
             // Ours: a held group that is not running (its start had failed, or it is new
             // in haresources) is started again rather than left down while claimed; a
             // failure takes the usual way (hand-over to the peer).
@@ -112,8 +108,14 @@ impl Cluster {
             if !missing.is_empty() {
                 self.enqueue(ActKind::Retake, missing);
             }
+            // Our holdings first: a peer that missed the announcement of this restart
+            // tells it from a crash by our first resource message (a fresh start's is
+            // `starting`). Then ask for the peer's (it answers `resource`).
             let st = self.own_stable();
             self.send_resource(st, None);
+            if !alone {
+                self.send_msg(None, Msg::Starting);
+            }
         } else {
             if let Some(h) = r.held {
                 if h.contains(Hold::LOCAL) {
@@ -140,6 +142,12 @@ impl Cluster {
             if had_foreign {
                 self.rm.other_holds = Hold::NONE;
                 self.rm.other_is_stable = true;
+                // Legacy: our groups are still ours to run; one whose start had failed
+                // in the old process is not running and, the takeover skipped, nothing
+                // else would start it (seed 301536).
+                if !self.rm.nice && !self.isolation_holds_takeover() {
+                    self.req_our(true);
+                }
             } else {
                 self.rm_node_dead(i);
             }
@@ -196,5 +204,60 @@ impl Cluster {
         }
         self.rm.other_is_stable = false;
         true
+    }
+
+    /// Nice_failback: the peer restarted while we counted it as holding groups (or were
+    /// about to fence it), and we saw no announcement (seed 3035: it quick-restarted while
+    /// partitioned from us, and its new process's raised `dt` was lost too). A crash and a
+    /// quick restart look the same until the new process speaks; its old holdings still
+    /// stand meanwhile and nothing is taken over. A fresh process's first resource message
+    /// is `starting` (heartbeat 3.0.6's included: it holds nothing yet); a quick-restarted
+    /// one's is its `resource` report (`restart_comm_up` sends that first). If it dies
+    /// again before it says, the usual death verdict applies (fenced, with STONITH).
+    pub(in crate::cluster) fn restart_in_doubt(&mut self, first_seq: u64) {
+        self.rm.restart_doubt = Some(first_seq);
+        self.rm.other_is_stable = false;
+    }
+
+    /// The restarted peer's `starting` (number `seq`) settles a doubt only if it is its
+    /// first resource message: a packet of the new generation was heard before it and none
+    /// in between is missing (a lost `resource` before it would be a quick restart's).
+    pub(in crate::cluster) fn doubt_starting(&mut self, seq: u64) {
+        let Some(first) = self.rm.restart_doubt else {
+            return;
+        };
+        let Some(peer) = self.peer() else {
+            return;
+        };
+        if seq > first && self.mem.nodes[peer].missing.range(..seq).next().is_none() {
+            self.restart_held_nothing();
+        }
+    }
+
+    /// The restarted peer's `resource` report settles a doubt: holding nothing, its old
+    /// incarnation's groups are gone; holding something, it kept them (a quick restart)
+    /// or acquired them as a fresh start, and either way they stay with it.
+    pub(in crate::cluster) fn doubt_resource(&mut self, hold: Hold, full: bool) {
+        if self.rm.restart_doubt.is_none() {
+            return;
+        }
+        if hold.is_none() && full {
+            self.restart_held_nothing();
+        } else {
+            self.rm.restart_doubt = None;
+        }
+    }
+
+    /// The new process holds nothing, so what the old one ran is down. Our groups among
+    /// it are ours to start again now. Its own groups are left to its start-up: it takes
+    /// them when our answer to its `starting` does not claim them (taking them here too,
+    /// after such an answer had gone out, started them on both nodes: seed 314499).
+    fn restart_held_nothing(&mut self) {
+        self.rm.restart_doubt = None;
+        let ours_there = self.rm.other_holds.contains(Hold::FOREIGN);
+        self.rm.other_holds = Hold::NONE;
+        if ours_there && !self.rm.shutdown_started {
+            self.req_our(true);
+        }
     }
 }
