@@ -391,18 +391,46 @@ impl Cluster {
                 self.notice(Notice::IpfailFailback);
                 self.try_auto_failback();
             }
-            if std::mem::take(&mut self.rm.guard.gave_up)
-                && self.cfg.auto_failback == AutoFailback::On
-                && !self.rm.holds().contains(Hold::LOCAL)
-            {
-                // hb_takeover local: the peer hands our home groups back (§4.10).
-                self.send_msg(
-                    None,
-                    Msg::HbTakeover {
-                        set: "local".into(),
-                    },
-                );
+            if self.rm.guard.gave_up {
+                if self.cfg.auto_failback != AutoFailback::On {
+                    self.rm.guard.gave_up = false;
+                } else if !self.rm.holds().contains(Hold::LOCAL) {
+                    self.ipfail_ask_ours_back();
+                } else if !self.rm.own_standby_running() {
+                    // The hand-over never released anything (refused, timed out).
+                    self.rm.guard.gave_up = false;
+                }
+                // Else our hand-over, asked while we saw fewer, has not released ours
+                // yet (seed 411830: the request was lost in the partition and arrived
+                // after the counts had balanced on both sides, so the peer took it as
+                // plain): we ask for ours back once it completes.
             }
+        }
+    }
+
+    /// hb_takeover local: the peer hands our home groups back (§4.10).
+    fn ipfail_ask_ours_back(&mut self) {
+        self.rm.guard.gave_up = false;
+        self.send_msg(
+            None,
+            Msg::HbTakeover {
+                set: "local".into(),
+            },
+        );
+    }
+
+    /// Our standby has completed: if it was ipfail's hand-over and the counts balanced
+    /// meanwhile, nothing else will compare them again, so ours are asked back now.
+    pub(super) fn ipfail_handover_done(&mut self) {
+        if self.rm.guard.gave_up
+            && self.ipfail_on()
+            && self.cfg.auto_failback == AutoFailback::On
+            && self.rm.guard.peer_count == Some(self.ping_visible())
+            && !self.rm.holds().contains(Hold::LOCAL)
+            && self.ipfail_peer().is_some()
+            && !self.rm.shutting_down()
+        {
+            self.ipfail_ask_ours_back();
         }
     }
 

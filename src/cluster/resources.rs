@@ -203,6 +203,12 @@ impl Rm {
         self.needs_failback
     }
 
+    /// A standby we asked for has not finished (`Done` is also an acceptor's acquire
+    /// phase: either way a hand-over is still under way).
+    pub fn own_standby_running(&self) -> bool {
+        matches!(self.standby, Standby::Me | Standby::Done)
+    }
+
     /// Isolation: we hold nothing and want nothing back automatically.
     pub fn clear_holdings(&mut self) {
         self.i_hold = Hold::NONE;
@@ -1262,6 +1268,7 @@ impl Cluster {
                 self.rm.standby = Standby::Not;
                 self.rm.standby_deadline = None;
                 self.send_resource(self.own_stable(), None);
+                self.ipfail_handover_done();
             }
             (ph, st) => {
                 self.notice(Notice::StandbyIgnored(ph.name(), src.clone(), st.code()));

@@ -1,7 +1,7 @@
 //! Unit tests of single spec rules against one `Cluster`, driven by hand-made packets.
 
 use super::codec::{decode, encode};
-use super::msg::{Msg, NodeStatus, Packet};
+use super::msg::{Msg, NodeStatus, Packet, Phase};
 use super::*;
 use crate::config::{
     AuthKey, AuthKeys, AutoFailback, KeyIndex, NodeName, Resource, ResourceGroup, Secret, Timing,
@@ -2006,4 +2006,71 @@ fn ipfail_tells_its_count_again_to_a_peer_that_regained_contact() {
     from2(&mut c, at(4), 8, Some("node1"), count.clone());
     let out = sent(&from2(&mut c, at(4), 7, None, Msg::Starting));
     assert!(!out.iter().any(|p| p.msg == count), "{out:?}");
+}
+
+#[test]
+fn ipfail_asks_ours_back_when_a_hand_over_completes_after_the_counts_balanced() {
+    // Seed 411830: node1 saw fewer ping nodes and asked to hand everything over, but the
+    // request was lost in a partition and retransmitted after the heal, when the counts
+    // had balanced on both sides. node1's balanced count found it still holding its groups
+    // and dropped its "ask them back" note; node2 then took the hand-over as plain. Nothing
+    // failed the groups back. The note now survives until the hand-over completes.
+    let mut with_ipfail = cfg();
+    with_ipfail.ipfail = true;
+    with_ipfail.ping_nodes = vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }];
+    let mut c = stable_pair_with(with_ipfail);
+    let ping = |c: &mut Cluster, t| {
+        c.handle(
+            t,
+            Input::PingReply {
+                host: "10.0.0.254".into(),
+            },
+        );
+        drain(c);
+    };
+    // node2 sees more ping nodes: we give everything up 2 s later.
+    from2(
+        &mut c,
+        at(2),
+        5,
+        Some("node1"),
+        Msg::NumPingNodes { count: 2 },
+    );
+    ping(&mut c, at(3));
+    let acts = run_to(&mut c, at(4));
+    assert!(
+        acts.contains(&Action::Notice(Notice::WantsStandby(n("node1"), Hold::ALL))),
+        "{acts:?}"
+    );
+    // The counts balance before node2 has answered the hand-over.
+    from2(
+        &mut c,
+        at(5),
+        6,
+        Some("node1"),
+        Msg::NumPingNodes { count: 1 },
+    );
+    let other = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Other,
+    };
+    let acts = from2(&mut c, at(5), 7, None, other);
+    run_jobs(&mut c, at(5), acts);
+    assert_eq!(c.status().groups[0], GroupState::Stopped, "handed over");
+    let done = Msg::AskResources {
+        set: Hold::ALL,
+        phase: Phase::Done,
+    };
+    let out = sent(&from2(&mut c, at(6), 8, None, done));
+    assert!(
+        out.iter().any(|p| p.msg
+            == Msg::HbTakeover {
+                set: "local".into()
+            }),
+        "ours asked back once the hand-over completed: {out:?}"
+    );
 }
