@@ -317,23 +317,14 @@ fn a_silent_peer_is_dead_after_initdead_and_its_groups_are_taken_over() {
 fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() {
     // behaviour §5.1
     let mut cfg = cfg();
-    cfg.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    cfg.ping_nodes = ping_node();
     let boot = boot();
     let mut c = Cluster::new(cfg, n("node1"), boot, at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let first = drain(&mut c);
     assert!(first.contains(&Action::Ping {
         host: "10.0.0.254".into()
     }));
-    c.handle(
-        at(0),
-        Input::PingReply {
-            host: "10.0.0.254".into(),
-        },
-    );
+    c.handle(at(0), ping_reply());
     let acts = drain(&mut c);
     assert!(acts.contains(&Action::Notice(Notice::StatusUpdate(
         n("10.0.0.254"),
@@ -350,12 +341,7 @@ fn ping_nodes_live_on_replies_and_die_after_deadping_without_moving_resources() 
         now = c.poll_timeout().unwrap_or(at(45)).min(at(45));
         c.handle_timeout(now);
         if now < at(25) {
-            c.handle(
-                now,
-                Input::PingReply {
-                    host: "10.0.0.254".into(),
-                },
-            );
+            c.handle(now, ping_reply());
         }
         all.extend(drain(&mut c));
     }
@@ -409,6 +395,22 @@ fn run_jobs(c: &mut Cluster, t: Instant, mut acts: Vec<Action>) -> Vec<Action> {
 /// its group.
 fn stable_pair() -> Cluster {
     stable_pair_with(cfg())
+}
+
+/// The one ping node of the ping tests, 10.0.0.254.
+fn ping_node() -> Vec<crate::config::PingNode> {
+    vec![crate::config::PingNode {
+        name: "10.0.0.254".into(),
+        hosts: vec!["10.0.0.254".into()],
+        is_group: false,
+    }]
+}
+
+/// An echo reply from [`ping_node`].
+fn ping_reply() -> Input {
+    Input::PingReply {
+        host: "10.0.0.254".into(),
+    }
 }
 
 fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
@@ -806,18 +808,9 @@ fn held_nothing_is_not_trusted_while_packets_of_the_dead_node_are_missing() {
 #[test]
 fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
     let mut with_ping = cfg();
-    with_ping.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    with_ping.ping_nodes = ping_node();
     let mut c = stable_pair_with(with_ping);
-    c.handle(
-        at(2),
-        Input::PingReply {
-            host: "10.0.0.254".into(),
-        },
-    );
+    c.handle(at(2), ping_reply());
     drain(&mut c);
     assert!(!c.status().guard.isolated);
     // node2 and the ping node fall silent together.
@@ -835,12 +828,7 @@ fn a_two_node_cluster_with_a_ping_node_does_not_take_over_when_isolated() {
             .any(|a| matches!(a, Action::Run(j) if j.op == JobOp::Stop))
     );
     // The ping node answers again, node2 still dead: the takeover is decided now.
-    c.handle(
-        at(31),
-        Input::PingReply {
-            host: "10.0.0.254".into(),
-        },
-    );
+    c.handle(at(31), ping_reply());
     let acts = drain(&mut c);
     assert!(!c.status().guard.isolated);
     assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
@@ -1416,9 +1404,8 @@ fn a_restart_from_nice_failback_to_legacy_acquires_local_without_rerunning_them(
     assert_eq!(c.status().groups, vec![GroupState::Running]);
 }
 
-/// node1 stable with node2 holding node2's own group (node2's generation 5, seqs 1–4).
-fn pair_peer_holding_its_group() -> Cluster {
-    let mut cfg = cfg();
+/// `cfg` plus a group homed on node2 (10.0.0.2).
+fn with_peer_group(mut cfg: ClusterConfig) -> ClusterConfig {
     cfg.groups.push(ResourceGroup {
         node: n("node2"),
         resources: vec![Resource {
@@ -1427,7 +1414,13 @@ fn pair_peer_holding_its_group() -> Cluster {
             args: vec!["10.0.0.2".into()],
         }],
     });
-    let mut c = Cluster::new(cfg, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    cfg
+}
+
+/// node1 stable with node2 holding node2's own group (node2's generation 5, seqs 1–4).
+fn pair_peer_holding_its_group() -> Cluster {
+    let mut c = Cluster::new(with_peer_group(cfg()), n("node1"), boot(), at(0))
+        .unwrap_or_else(|e| panic!("{e:?}"));
     peer_comes_up(&mut c);
     from2(&mut c, at(1), 3, None, Msg::Starting);
     let report = Msg::Resource {
@@ -1502,16 +1495,8 @@ fn from_gen6(c: &mut Cluster, seq: u64, msg: Msg) -> Vec<Action> {
 
 /// node1 comm-up with node2 (generation 5) stable holding `all`: node2's group and node1's.
 fn pair_peer_holding_all() -> Cluster {
-    let mut cfg = cfg();
-    cfg.groups.push(ResourceGroup {
-        node: n("node2"),
-        resources: vec![Resource {
-            token: "10.0.0.2".into(),
-            script: "IPaddr".into(),
-            args: vec!["10.0.0.2".into()],
-        }],
-    });
-    let mut c = Cluster::new(cfg, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut c = Cluster::new(with_peer_group(cfg()), n("node1"), boot(), at(0))
+        .unwrap_or_else(|e| panic!("{e:?}"));
     peer_comes_up(&mut c);
     from2(&mut c, at(1), 3, None, Msg::Starting);
     let acts = from2(&mut c, at(1), 4, None, report(Hold::ALL, true));
@@ -1683,18 +1668,9 @@ fn contact_regained_asks_for_a_fresh_report_and_claims_orphans_only_on_it() {
     // nothing made node2 report again, so node1's group ran nowhere. Behaviour §4.6: a
     // peer answers `starting` with its current `resource` report.
     let mut with_ping = cfg();
-    with_ping.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    with_ping.ping_nodes = ping_node();
     let mut c = stable_pair_with(with_ping);
-    c.handle(
-        at(2),
-        Input::PingReply {
-            host: "10.0.0.254".into(),
-        },
-    );
+    c.handle(at(2), ping_reply());
     drain(&mut c);
     let acts = run_to(&mut c, at(30));
     let acts = run_jobs(&mut c, at(30), acts);
@@ -1821,15 +1797,9 @@ fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
     // group; the group counted as running and was not asked for, and nothing asked later.
     let mut legacy = cfg();
     legacy.auto_failback = AutoFailback::Legacy;
-    legacy.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    legacy.ping_nodes = ping_node();
     let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
-    let ping = || Input::PingReply {
-        host: "10.0.0.254".into(),
-    };
+    let ping = ping_reply;
     c.handle(at(1), ping());
     drain(&mut c);
     let active = Msg::Status {
@@ -1890,18 +1860,11 @@ fn a_peer_is_judged_by_the_dead_time_its_last_heartbeat_advertised() {
     assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
 }
 
-#[test]
-fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
-    // Seed 287215: node1 took node2's group while it counted node2 dead, then heard it
-    // again while it was still starting (`up`). A one-way cut hid node1's `active`
-    // heartbeats, so node2 took its group at comm-up without asking (HA_DONTASK,
-    // behaviour §4.4/§4.6) and no `ip-request` came: both ran it for ever.
-    let mut legacy = cfg();
+/// Legacy mode, a group homed on each node; node2 counted dead at initdead, so node1 runs
+/// both (the start of the legacy heal tests).
+fn legacy_holding_both() -> Cluster {
+    let mut legacy = with_peer_group(cfg());
     legacy.auto_failback = AutoFailback::Legacy;
-    let mut g2 = legacy.groups[0].clone();
-    g2.node = n("node2");
-    g2.resources[0].token = "10.0.0.2".into();
-    legacy.groups.push(g2);
     let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let acts = run_to(&mut c, at(21));
     run_jobs(&mut c, at(21), acts);
@@ -1910,19 +1873,33 @@ fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
         vec![GroupState::Running, GroupState::Running],
         "node2 counted dead at initdead: node1 runs both groups"
     );
-    let status = |st| Msg::Status {
+    c
+}
+
+/// node2's status heartbeat.
+fn legacy_status(st: NodeStatus) -> Msg {
+    Msg::Status {
         st,
         dt_ms: Some(10_000),
         protocol: true,
-    };
-    from2(&mut c, at(30), 1, None, status(NodeStatus::Up));
-    let acts = from2(&mut c, at(31), 2, None, status(NodeStatus::Active));
+    }
+}
+
+#[test]
+fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
+    // Seed 287215: node1 took node2's group while it counted node2 dead, then heard it
+    // again while it was still starting (`up`). A one-way cut hid node1's `active`
+    // heartbeats, so node2 took its group at comm-up without asking (HA_DONTASK,
+    // behaviour §4.4/§4.6) and no `ip-request` came: both ran it for ever.
+    let mut c = legacy_holding_both();
+    from2(&mut c, at(30), 1, None, legacy_status(NodeStatus::Up));
+    let acts = from2(&mut c, at(31), 2, None, legacy_status(NodeStatus::Active));
     assert!(
         !acts.iter().any(|a| matches!(a, Action::Run(_))),
         "its `ip-request` may follow its first active heartbeat: {acts:?}"
     );
     // Its next heartbeat, and no `ip-request`: it runs the group already.
-    let acts = from2(&mut c, at(32), 3, None, status(NodeStatus::Active));
+    let acts = from2(&mut c, at(32), 3, None, legacy_status(NodeStatus::Active));
     assert!(
         acts.contains(&Action::Notice(Notice::SplitBrainRelease(
             Hold::FOREIGN,
@@ -1947,29 +1924,16 @@ fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
 fn legacy_rejoin_by_ip_request_is_not_healed_again() {
     // The usual rejoin (behaviour §4.8): the peer asks with `ip-request`; that is the
     // only give-back.
-    let mut legacy = cfg();
-    legacy.auto_failback = AutoFailback::Legacy;
-    let mut g2 = legacy.groups[0].clone();
-    g2.node = n("node2");
-    g2.resources[0].token = "10.0.0.2".into();
-    legacy.groups.push(g2);
-    let mut c = Cluster::new(legacy, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
-    let acts = run_to(&mut c, at(21));
-    run_jobs(&mut c, at(21), acts);
-    let status = |st| Msg::Status {
-        st,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
-    from2(&mut c, at(30), 1, None, status(NodeStatus::Up));
-    from2(&mut c, at(31), 2, None, status(NodeStatus::Active));
+    let mut c = legacy_holding_both();
+    from2(&mut c, at(30), 1, None, legacy_status(NodeStatus::Up));
+    from2(&mut c, at(31), 2, None, legacy_status(NodeStatus::Active));
     let ask = Msg::IpRequest {
         key: "10.0.0.2".into(),
     };
     let acts = from2(&mut c, at(31), 3, None, ask);
     run_jobs(&mut c, at(31), acts);
     assert_eq!(c.status().groups[1], GroupState::Stopped);
-    let acts = from2(&mut c, at(32), 4, None, status(NodeStatus::Active));
+    let acts = from2(&mut c, at(32), 4, None, legacy_status(NodeStatus::Active));
     assert!(
         !acts
             .iter()
@@ -1987,11 +1951,7 @@ fn ipfail_tells_its_count_again_to_a_peer_that_regained_contact() {
     // balanced. node2's `starting` (contact regained) now gets our count first.
     let mut with_ipfail = cfg();
     with_ipfail.ipfail = true;
-    with_ipfail.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    with_ipfail.ping_nodes = ping_node();
     let mut c = stable_pair_with(with_ipfail);
     let count = Msg::NumPingNodes { count: 1 };
     from2(&mut c, at(2), 5, Some("node1"), count.clone());
@@ -2017,19 +1977,10 @@ fn ipfail_asks_ours_back_when_a_hand_over_completes_after_the_counts_balanced() 
     // failed the groups back. The note now survives until the hand-over completes.
     let mut with_ipfail = cfg();
     with_ipfail.ipfail = true;
-    with_ipfail.ping_nodes = vec![crate::config::PingNode {
-        name: "10.0.0.254".into(),
-        hosts: vec!["10.0.0.254".into()],
-        is_group: false,
-    }];
+    with_ipfail.ping_nodes = ping_node();
     let mut c = stable_pair_with(with_ipfail);
     let ping = |c: &mut Cluster, t| {
-        c.handle(
-            t,
-            Input::PingReply {
-                host: "10.0.0.254".into(),
-            },
-        );
+        c.handle(t, ping_reply());
         drain(c);
     };
     // node2 sees more ping nodes: we give everything up 2 s later.
