@@ -100,16 +100,7 @@ fn from_node2(seq: Option<u64>, generation: u64, dest: Option<&str>, msg: Msg) -
 }
 
 fn status(seq: u64, generation: u64) -> Vec<u8> {
-    from_node2(
-        Some(seq),
-        generation,
-        None,
-        Msg::Status {
-            st: NodeStatus::Up,
-            dt_ms: Some(10_000),
-            protocol: true,
-        },
-    )
+    from_node2(Some(seq), generation, None, peer_status(NodeStatus::Up))
 }
 
 #[test]
@@ -425,11 +416,7 @@ fn stable_pair_with(cfg: ClusterConfig) -> Cluster {
         c.handle(at(1), Input::PingReply { host });
     }
     drain(&mut c);
-    let st = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let st = peer_status(NodeStatus::Active);
     from2(&mut c, at(1), 1, None, st);
     let nodes = vec![n("node1"), n("node2")];
     from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
@@ -790,11 +777,7 @@ fn held_nothing_is_not_trusted_while_packets_of_the_dead_node_are_missing() {
     // Seq 6 never arrives, 7 does: fenced.
     let mut c = stable_pair_with(with_device);
     from2(&mut c, at(3), 5, None, empty);
-    let st = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let st = peer_status(NodeStatus::Active);
     from2(&mut c, at(3), 7, None, st);
     let acts = run_to(&mut c, at(20));
     assert!(acts.contains(&Action::Notice(Notice::NodeDead(n("node2")))));
@@ -1028,17 +1011,7 @@ fn notifications_run_one_at_a_time_with_the_message_fields() {
     drain(&mut c);
     c.set_rc_scripts(["ifstat", "foo", "status", "bar"].map(String::from));
     // The first packet brings node2's link up (ifstat) and is a status (native: no run).
-    let first = from2(
-        &mut c,
-        at(1),
-        1,
-        None,
-        Msg::Status {
-            st: NodeStatus::Up,
-            dt_ms: Some(10_000),
-            protocol: true,
-        },
-    );
+    let first = from2(&mut c, at(1), 1, None, peer_status(NodeStatus::Up));
     let foo = from2(&mut c, at(1), 2, None, Msg::Other { t: "foo".into() });
     // No script for this one; one addressed to another node is not ours to notify.
     let none = from2(&mut c, at(1), 3, None, Msg::Other { t: "baz".into() });
@@ -1110,11 +1083,7 @@ fn a_notification_waits_until_no_resource_operation_runs_or_waits() {
     let mut c = node1();
     drain(&mut c);
     c.set_rc_scripts(["foo".to_string()]);
-    let st = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let st = peer_status(NodeStatus::Active);
     from2(&mut c, at(1), 1, None, st);
     let nodes = vec![n("node1"), n("node2")];
     from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
@@ -1299,11 +1268,7 @@ fn restarted(cfg: ClusterConfig, r: Restart) -> Cluster {
 /// node2 (generation 5) is up and active; node1 reaches comm-up. Returns what node1 did.
 fn peer_comes_up(c: &mut Cluster) -> Vec<Action> {
     let mut acts = drain(c);
-    let st = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let st = peer_status(NodeStatus::Active);
     acts.extend(from2(c, at(1), 1, None, st));
     let nodes = vec![n("node1"), n("node2")];
     acts.extend(from2(c, at(1), 2, Some("node1"), Msg::RepNodes { nodes }));
@@ -1680,11 +1645,7 @@ fn contact_regained_asks_for_a_fresh_report_and_claims_orphans_only_on_it() {
     ))));
     assert_eq!(c.status().groups, vec![GroupState::Stopped]);
     // node2 is heard again: node1 asks what it holds and counts it in flux meanwhile.
-    let st = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let st = peer_status(NodeStatus::Active);
     let acts = from2(&mut c, at(31), 5, None, st);
     assert!(acts.contains(&Action::Notice(Notice::NoLongerIsolated)));
     let out = sent(&acts);
@@ -1712,19 +1673,12 @@ fn auto_failback_to_a_late_joiner_waits_for_its_stable_report_not_its_first_stat
     // Behaviour §4.8: the holder asks for the failback on the joiner's stable report.
     // Asking at its first status (before its comm-up) got the request dropped, and the
     // failback waited for the 10 s standby timeout (lab: ~10 s to the first acquisition).
-    let mut two = cfg();
-    let mut g2 = two.groups[0].clone();
-    g2.node = n("node2");
-    two.groups.push(g2);
+    let two = with_peer_group(cfg());
     let mut c = Cluster::new(two, n("node1"), boot(), at(0)).unwrap_or_else(|e| panic!("{e:?}"));
     let acts = run_to(&mut c, at(21));
     run_jobs(&mut c, at(21), acts);
     assert_eq!(c.status().rsc, Some(Hold::ALL));
-    let up = Msg::Status {
-        st: NodeStatus::Up,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let up = peer_status(NodeStatus::Up);
     let is_ask = |p: &Packet| matches!(p.msg, Msg::AskResources { .. });
     let out = sent(&from2(&mut c, at(30), 1, None, up));
     assert!(!out.iter().any(is_ask), "not before its comm-up: {out:?}");
@@ -1747,10 +1701,7 @@ fn starting_is_answered_stable_only_when_our_side_is_settled() {
     // claimed its groups, and node1 started them too. Behaviour §4.6 (answer with our
     // holdings), with the flag meaning "settled" as everywhere else in our reports.
     use super::msg::Phase;
-    let mut two = cfg();
-    let mut g2 = two.groups[0].clone();
-    g2.node = n("node2");
-    two.groups.push(g2);
+    let two = with_peer_group(cfg());
     let mut c = stable_pair_with(two);
     let me = Msg::AskResources {
         set: Hold::ALL,
@@ -1802,11 +1753,7 @@ fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
     let ping = ping_reply;
     c.handle(at(1), ping());
     drain(&mut c);
-    let active = Msg::Status {
-        st: NodeStatus::Active,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let active = peer_status(NodeStatus::Active);
     from2(&mut c, at(1), 1, None, active);
     let nodes = vec![n("node1"), n("node2")];
     from2(&mut c, at(1), 2, Some("node1"), Msg::RepNodes { nodes });
@@ -1826,11 +1773,7 @@ fn legacy_asks_for_its_groups_when_isolation_ends_during_their_release() {
     assert!(c.status().groups[0].is_active(), "still stopping");
     // node2 is back (not yet active, so regaining contact asks nothing by itself) while
     // the stop still runs: ask for the group again.
-    let up = Msg::Status {
-        st: NodeStatus::Up,
-        dt_ms: Some(10_000),
-        protocol: true,
-    };
+    let up = peer_status(NodeStatus::Up);
     let out = sent(&from2(&mut c, at(31), 4, None, up));
     assert!(!c.status().guard.isolated);
     assert!(
@@ -1876,8 +1819,8 @@ fn legacy_holding_both() -> Cluster {
     c
 }
 
-/// node2's status heartbeat.
-fn legacy_status(st: NodeStatus) -> Msg {
+/// node2's status heartbeat (dead time 10 s).
+fn peer_status(st: NodeStatus) -> Msg {
     Msg::Status {
         st,
         dt_ms: Some(10_000),
@@ -1892,14 +1835,14 @@ fn legacy_gives_back_a_regained_peers_group_once_it_is_active_without_asking() {
     // heartbeats, so node2 took its group at comm-up without asking (HA_DONTASK,
     // behaviour §4.4/§4.6) and no `ip-request` came: both ran it for ever.
     let mut c = legacy_holding_both();
-    from2(&mut c, at(30), 1, None, legacy_status(NodeStatus::Up));
-    let acts = from2(&mut c, at(31), 2, None, legacy_status(NodeStatus::Active));
+    from2(&mut c, at(30), 1, None, peer_status(NodeStatus::Up));
+    let acts = from2(&mut c, at(31), 2, None, peer_status(NodeStatus::Active));
     assert!(
         !acts.iter().any(|a| matches!(a, Action::Run(_))),
         "its `ip-request` may follow its first active heartbeat: {acts:?}"
     );
     // Its next heartbeat, and no `ip-request`: it runs the group already.
-    let acts = from2(&mut c, at(32), 3, None, legacy_status(NodeStatus::Active));
+    let acts = from2(&mut c, at(32), 3, None, peer_status(NodeStatus::Active));
     assert!(
         acts.contains(&Action::Notice(Notice::SplitBrainRelease(
             Hold::FOREIGN,
@@ -1925,15 +1868,15 @@ fn legacy_rejoin_by_ip_request_is_not_healed_again() {
     // The usual rejoin (behaviour §4.8): the peer asks with `ip-request`; that is the
     // only give-back.
     let mut c = legacy_holding_both();
-    from2(&mut c, at(30), 1, None, legacy_status(NodeStatus::Up));
-    from2(&mut c, at(31), 2, None, legacy_status(NodeStatus::Active));
+    from2(&mut c, at(30), 1, None, peer_status(NodeStatus::Up));
+    from2(&mut c, at(31), 2, None, peer_status(NodeStatus::Active));
     let ask = Msg::IpRequest {
         key: "10.0.0.2".into(),
     };
     let acts = from2(&mut c, at(31), 3, None, ask);
     run_jobs(&mut c, at(31), acts);
     assert_eq!(c.status().groups[1], GroupState::Stopped);
-    let acts = from2(&mut c, at(32), 4, None, legacy_status(NodeStatus::Active));
+    let acts = from2(&mut c, at(32), 4, None, peer_status(NodeStatus::Active));
     assert!(
         !acts
             .iter()
