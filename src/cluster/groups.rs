@@ -142,24 +142,24 @@ impl Groups {
         self.current.is_none() && self.queue.is_empty() && self.op.is_none()
     }
 
-    /// A take of `g` is queued or in progress.
-    pub fn take_pending(&self, g: usize) -> bool {
-        self.op == Some((g, GroupOp::Take))
+    /// `op` on `g` is queued or in progress.
+    fn pending(&self, g: usize, op: GroupOp) -> bool {
+        self.op == Some((g, op))
             || self
                 .current
                 .iter()
                 .chain(self.queue.iter())
-                .any(|a| a.ops.contains(&(g, GroupOp::Take)))
+                .any(|a| a.ops.contains(&(g, op)))
+    }
+
+    /// A take of `g` is queued or in progress.
+    pub fn take_pending(&self, g: usize) -> bool {
+        self.pending(g, GroupOp::Take)
     }
 
     /// A release of `g` is queued or in progress.
     pub fn give_pending(&self, g: usize) -> bool {
-        self.op == Some((g, GroupOp::Give))
-            || self
-                .current
-                .iter()
-                .chain(self.queue.iter())
-                .any(|a| a.ops.contains(&(g, GroupOp::Give)))
+        self.pending(g, GroupOp::Give)
     }
 
     /// `g` is stopped here or on its way down, and nothing will start it again.
